@@ -7,6 +7,7 @@ raise, and :data:`API_VERSION`.
 
 import pluggy
 
+from corral.api.cli import Command
 from corral.api.collector import CollectorKind
 from corral.api.collector import DataCollector
 from corral.api.context import DriverContext
@@ -48,6 +49,7 @@ hookimpl = pluggy.HookimplMarker("corral")
 __all__ = [
     "API_VERSION",
     "BlockDevice",
+    "Command",
     "CollectorKind",
     "CommandError",
     "ConfigError",

@@ -28,7 +28,9 @@ class DriverContext:
     log: Logger = field(default_factory=lambda: Logger(namespace="corral.driver"))
 
     @classmethod
-    def create(cls, reactor: Any, state_dir: Path | str, node_name: str = "localhost") -> DriverContext:
+    def create(
+        cls, reactor: Any, state_dir: Path | str, node_name: str = "localhost"
+    ) -> DriverContext:
         return cls(reactor, Path(state_dir), ProcessRunner(reactor), node_name)
 
     def driver_dir(self, kind: str, name: str) -> Path:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from abc import ABC
+
+from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 
-from corral.api.context import DriverContext
 from corral.api.params import ParamsSchema
 from corral.api.params import param_defaults
 from corral.api.params import validate_params
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from corral.api.context import DriverContext
 
 #: Version of the plugin API this core implements. A driver declares the
 #: version it was written for; the registry refuses drivers from a newer API.
 API_VERSION = 1
 
 
-class Driver:
+class Driver(ABC):
     """Shared shape of every driver.
 
     Subclasses set ``params_schema`` to declare their parameters and

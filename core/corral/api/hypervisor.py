@@ -118,7 +118,9 @@ class Hypervisor(Driver):
         """Start ``instance``; raise :class:`HypervisorError` if it cannot run."""
 
     @abstractmethod
-    async def stop(self, instance: InstanceSpec, *, force: bool = False, timeout: int = 120) -> None:
+    async def stop(
+        self, instance: InstanceSpec, *, force: bool = False, timeout: int = 120
+    ) -> None:
         """Stop ``instance``: ask the guest to shut down, kill it after ``timeout`` s
         (at once with ``force``). Stopping an instance that is not running is not an error."""
 
@@ -166,7 +168,9 @@ class Hypervisor(Driver):
         """Source side: data the target needs to accept ``instance``."""
         raise self._no_migration()
 
-    async def accept_instance(self, instance: InstanceSpec, info: dict[str, Any], target: str) -> None:
+    async def accept_instance(
+        self, instance: InstanceSpec, info: dict[str, Any], target: str
+    ) -> None:
         """Target side: prepare to receive ``instance`` at address ``target``."""
         raise self._no_migration()
 
@@ -184,6 +188,8 @@ class Hypervisor(Driver):
         """Target side: keep the received instance running, or clean up after failure."""
         raise self._no_migration()
 
-    async def finalize_migration_src(self, instance: InstanceSpec, success: bool, live: bool) -> None:
+    async def finalize_migration_src(
+        self, instance: InstanceSpec, success: bool, live: bool
+    ) -> None:
         """Source side: forget the instance after success, or keep it after failure."""
         raise self._no_migration()

@@ -7,9 +7,12 @@ One driver per NIC link mode (``bridged``, ``routed``, ``openvswitch``):
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import TYPE_CHECKING
 
 from corral.api.driver import Driver
-from corral.api.hypervisor import NicSpec
+
+if TYPE_CHECKING:
+    from corral.api.hypervisor import NicSpec
 
 
 class NetworkLink(Driver):

@@ -9,9 +9,12 @@ An OS definition is a folder that follows Ganeti's OS API
 from __future__ import annotations
 
 from abc import abstractmethod
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from corral.api.driver import Driver
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class OSDefinition(Driver):

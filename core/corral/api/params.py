@@ -8,6 +8,7 @@ RAPI, config loader and docs all read it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 from typing import ClassVar
@@ -29,13 +30,18 @@ class ParamsSchema(Schema):
     secret_fields: ClassVar[frozenset[str]] = frozenset()
 
 
+_DEFAULTS: dict[type[Schema], dict[str, Any]] = {}
+
+
 def param_defaults(schema_cls: type[Schema]) -> dict[str, Any]:
-    """Return the default of every parameter the schema declares."""
-    out: dict[str, Any] = {}
-    for name, field in schema_cls().fields.items():
-        default = field.load_default
-        out[name] = default() if callable(default) else default
-    return out
+    """Return (a fresh copy of) the default of every parameter the schema declares."""
+    if schema_cls not in _DEFAULTS:
+        out: dict[str, Any] = {}
+        for name, field in schema_cls().fields.items():
+            default = field.load_default
+            out[name] = default() if callable(default) else default
+        _DEFAULTS[schema_cls] = out
+    return copy.deepcopy(_DEFAULTS[schema_cls])
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -63,6 +69,20 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def load_params(
+    schema_cls: type[Schema], values: Mapping[str, Any], *, fill: bool = False
+) -> dict[str, Any]:
+    """Load ``values`` with ``schema_cls``; raises marshmallow's ValidationError.
+
+    Without ``fill`` the top-level keys are all optional and no default is
+    added, but nested structures (an ipolicy's min/max specs) stay whole.
+    """
+    schema = schema_cls()
+    partial = False if fill else tuple(schema.fields)
+    loaded: dict[str, Any] = schema.load(dict(values), partial=partial)
+    return loaded
+
+
 def validate_params(
     schema_cls: type[Schema], values: Mapping[str, Any], *, where: str, fill: bool = False
 ) -> dict[str, Any]:
@@ -73,9 +93,8 @@ def validate_params(
     the result also carries every default. ``where`` prefixes each error path,
     for example ``hvparams`` or ``instances[web1].beparams``.
     """
-    schema = schema_cls()
     try:
-        loaded: dict[str, Any] = schema.load(dict(values), partial=not fill)
+        loaded = load_params(schema_cls, values, fill=fill)
     except ValidationError as err:
         errors = flatten_messages(err.messages, where)
         # marshmallow says "Unknown field."; name the schema's owner's vocabulary.

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Mapping
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
@@ -22,6 +20,9 @@ from twisted.internet import protocol
 from corral.api.errors import CommandError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from collections.abc import Sequence
+
     from twisted.internet.interfaces import IReactorProcess
     from twisted.internet.interfaces import IReactorTime
     from twisted.python.failure import Failure
@@ -55,19 +56,19 @@ class _Collector(protocol.ProcessProtocol):
         self._out: list[bytes] = []
         self._err: list[bytes] = []
 
-    def connectionMade(self) -> None:  # noqa: N802 - Twisted's name
+    def connectionMade(self) -> None:
         assert self.transport is not None
         if self._stdin:
             self.transport.write(self._stdin)
         self.transport.closeStdin()
 
-    def outReceived(self, data: bytes) -> None:  # noqa: N802
+    def outReceived(self, data: bytes) -> None:
         self._out.append(data)
 
-    def errReceived(self, data: bytes) -> None:  # noqa: N802
+    def errReceived(self, data: bytes) -> None:
         self._err.append(data)
 
-    def processEnded(self, reason: Failure) -> None:  # noqa: N802
+    def processEnded(self, reason: Failure) -> None:
         value = reason.value
         code: int | None = value.exitCode if isinstance(value, tx_error.ProcessTerminated) else 0
         if isinstance(value, tx_error.ProcessTerminated) and value.signal is not None:

@@ -1,0 +1,34 @@
+"""Replacing a file so that readers and crashes see the old or the new content, never a mix."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path | str, data: bytes, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path``: temp file in the same directory, fsync, rename, fsync dir.
+
+    If anything fails the temporary file is removed and ``path`` keeps its
+    previous content. Blocking: daemons call it from a thread.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

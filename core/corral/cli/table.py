@@ -1,0 +1,74 @@
+"""Ganeti-style tabular output (``gnt-* list``): aligned columns or a separator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Column:
+    """A list field: its ``-o`` name, its header and whether it is numeric (right-aligned)."""
+
+    name: str
+    title: str
+    numeric: bool = False
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, list | tuple):
+        return ",".join(_text(v) for v in value)
+    return str(value)
+
+
+def format_table(
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Any]],
+    *,
+    headers: bool = True,
+    separator: str | None = None,
+) -> list[str]:
+    """Lines of a table as Ganeti prints it.
+
+    With ``separator`` the fields are joined by it and never padded (for
+    scripts); otherwise text is left- and numbers right-aligned, one space
+    apart, as Ganeti does.
+    """
+    cells = [[_text(v) for v in row] for row in rows]
+    if headers:
+        cells.insert(0, [c.title for c in columns])
+    if separator is not None:
+        return [separator.join(row) for row in cells]
+    widths = [max((len(row[i]) for row in cells), default=0) for i in range(len(columns))]
+    lines = []
+    for row in cells:
+        parts = []
+        for i, (col, cell) in enumerate(zip(columns, row, strict=True)):
+            last = i == len(columns) - 1
+            if col.numeric:
+                parts.append(cell.rjust(widths[i]))
+            else:
+                parts.append(cell if last else cell.ljust(widths[i]))
+        lines.append(" ".join(parts).rstrip())
+    return lines
+
+
+def select_columns(
+    available: Sequence[Column], spec: str | None, default: Sequence[str]
+) -> list[Column]:
+    """Columns for ``-o spec`` (``a,b`` or ``+c`` to add to the default); unknown names raise."""
+    by_name = {c.name: c for c in available}
+    names = list(default)
+    if spec:
+        wanted = [n for n in spec.lstrip("+").split(",") if n]
+        names = names + wanted if spec.startswith("+") else wanted
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        known = ", ".join(by_name)
+        raise ValueError(f"unknown field(s) {', '.join(unknown)}; known fields: {known}")
+    return [by_name[n] for n in names]

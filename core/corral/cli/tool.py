@@ -1,0 +1,76 @@
+"""What every ``gnt-*`` tool shares: its command table, option parsing and error output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from corral import __version__
+from corral.api.errors import CorralError
+from corral.api.errors import PluginError
+from corral.plugins.manager import build_plugin_manager
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pluggy
+
+    from corral.api.cli import Command
+
+
+def fail(message: str) -> int:
+    """Print an error the way Ganeti's tools do and return the exit status."""
+    print(f"Failure: {message}", file=sys.stderr)
+    return 1
+
+
+def add_list_options(parser: argparse.ArgumentParser) -> None:
+    """``-o``, ``--no-headers`` and ``--separator`` as every Ganeti list command has them."""
+    parser.add_argument(
+        "-o", "--output", metavar="FIELDS", help="comma-separated fields to show; +FIELDS adds"
+    )
+    parser.add_argument("--no-headers", action="store_true", help="do not print a header line")
+    parser.add_argument(
+        "--separator", metavar="SEP", help="separate fields with SEP instead of aligning them"
+    )
+
+
+def command_table(
+    tool: str, builtin: Sequence[Command], pm: pluggy.PluginManager
+) -> dict[str, Command]:
+    """Built-in commands plus those plugins add; a clash names the plugin."""
+    table = {cmd.name: cmd for cmd in builtin}
+    for impl in pm.hook.corral_cli_commands.get_hookimpls():
+        for cmd in impl.function(tool=tool) or []:
+            if cmd.name in table:
+                raise PluginError(
+                    f"hook plugin {impl.plugin_name!r} adds command {cmd.name!r} to {tool},"
+                    " which already has one"
+                )
+            table[cmd.name] = cmd
+    return table
+
+
+def run_tool(
+    tool: str, description: str, builtin: Sequence[Command], argv: Sequence[str] | None = None
+) -> int:
+    """Parse ``argv`` for ``tool`` and run the chosen command."""
+    try:
+        pm = build_plugin_manager()
+        table = command_table(tool, builtin, pm)
+    except CorralError as err:
+        return fail(str(err))
+    parser = argparse.ArgumentParser(prog=tool, description=description)
+    parser.add_argument("--version", action="version", version=f"{tool} (corral) {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in sorted(table):
+        cmd = table[name]
+        sub = subparsers.add_parser(name, help=cmd.help, description=cmd.help)
+        cmd.configure(sub)
+        sub.set_defaults(_command=cmd, _plugins=pm)
+    args = parser.parse_args(argv)
+    try:
+        return args._command.run(args)  # type: ignore[no-any-return]
+    except CorralError as err:
+        return fail(str(err))

@@ -1,0 +1,139 @@
+"""Reading and writing the config file (``config.data``).
+
+Loading refuses, with a message that says what to do, a file that is
+missing, truncated, not JSON, of another format version, or that fails
+the schema or the cross-object checks. Saving validates first and then
+replaces the file atomically, so a bad config never reaches the disk and
+the last good file survives every failure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+from typing import Any
+
+from marshmallow import ValidationError
+
+from corral import __version__
+from corral.api.errors import ConfigError
+from corral.api.params import flatten_messages
+from corral.atomicfile import write_atomically
+from corral.config.check import check_config
+from corral.config.objects import CONFIG_VERSION
+from corral.config.objects import ConfigData
+from corral.config.schemas import ConfigSchema
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from corral.plugins.registry import DriverRegistry
+
+_SCHEMA = ConfigSchema()
+_KEYED = re.compile(r"^(nodegroups|nodes|instances|networks)\.([^.]+)\.(key|value)(.*)$")
+
+
+def _readable(path: str, raw: Any) -> str:
+    """``instances.<uuid>.value.beparams`` -> ``instances[web1].beparams``."""
+    match = _KEYED.match(path)
+    if not match:
+        return path
+    kind, key, part, rest = match.groups()
+    name = key
+    if isinstance(raw, dict):
+        obj = raw.get(kind, {}).get(key) if isinstance(raw.get(kind), dict) else None
+        if isinstance(obj, dict) and isinstance(obj.get("name"), str):
+            name = obj["name"]
+    return f"{kind}[{name}]{rest}" if part == "value" else f"{kind}[{key}] (the key)"
+
+
+def parse(raw: Any, source: str = "config") -> ConfigData:
+    """Turn a decoded JSON document into config objects, or raise ConfigError."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source} is not a JSON object")
+    version = raw.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ConfigError(f"{source} has no valid format version (found {version!r})")
+    if version > CONFIG_VERSION:
+        raise ConfigError(
+            f"{source} has format version {version}, but corral {__version__} reads only up to"
+            f" version {CONFIG_VERSION}: upgrade corral on this node"
+        )
+    if version < CONFIG_VERSION:
+        raise ConfigError(f"{source} has format version {version}, older than any corral wrote")
+    try:
+        cfg: ConfigData = _SCHEMA.load(raw)
+    except ValidationError as err:
+        lines = [
+            f"  {_readable(path, raw)}: {'; '.join(msgs)}"
+            for path, msgs in sorted(flatten_messages(err.messages).items())
+        ]
+        raise ConfigError(
+            f"{source} does not match the config schema:\n" + "\n".join(lines)
+        ) from None
+    return cfg
+
+
+def serialize(cfg: ConfigData) -> bytes:
+    """The file content for ``cfg`` (stable key order, so equal configs give equal bytes)."""
+    return json.dumps(_SCHEMA.dump(cfg), sort_keys=True, separators=(",", ":")).encode()
+
+
+class ConfigStore:
+    """The config file of one node (the master's, or a candidate's replica)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    def read_document(self) -> Any:
+        """The file's decoded JSON; raise ConfigError if it is missing or not JSON."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(
+                f"config file {self.path} does not exist: is this node part of a cluster?"
+            ) from None
+        except OSError as err:
+            raise ConfigError(f"cannot read config file {self.path}: {err.strerror}") from None
+        try:
+            return json.loads(data)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            where = ""
+            if isinstance(err, json.JSONDecodeError):
+                where = f" ({err.msg} at line {err.lineno}, column {err.colno})"
+            kind = "empty" if not data.strip() else "not valid JSON"
+            raise ConfigError(
+                f"config file {self.path} is corrupt: {kind}{where}; it was left untouched:"
+                " restore it from a master candidate's copy"
+            ) from None
+
+    def load(self) -> ConfigData:
+        """Read, parse and check the file; raise ConfigError saying what is wrong."""
+        cfg = parse(self.read_document(), f"config file {self.path}")
+        problems = check_config(cfg)
+        if problems:
+            raise ConfigError(
+                f"config file {self.path} is inconsistent:\n"
+                + "\n".join(f"  {p}" for p in problems)
+            )
+        return cfg
+
+    def save(
+        self,
+        cfg: ConfigData,
+        registry: DriverRegistry | None = None,
+        pm: pluggy.PluginManager | None = None,
+    ) -> None:
+        """Check ``cfg`` and write it atomically; on any problem the file is not touched."""
+        problems = check_config(cfg, registry, pm)
+        if problems:
+            raise ConfigError(
+                "refusing to write an inconsistent config:\n"
+                + "\n".join(f"  {p}" for p in problems)
+            )
+        data = serialize(cfg)
+        parse(json.loads(data), "the config about to be written")  # the schema holds too
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path, data)

@@ -1,0 +1,45 @@
+"""Hooks around jobs and opcodes, called on the master daemon."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from typing import Any
+
+from corral.hookspecs import hookspec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+@hookspec
+def corral_opcode_pre(op: Any, env: Mapping[str, str]) -> Any:
+    """An opcode passed its prerequisite checks and is about to execute.
+
+    ``op`` is the opcode object; ``env`` is the Ganeti hooks environment
+    (``GANETI_*`` variables) computed for it. Raise
+    :class:`corral.api.HookVeto` with a message to stop the opcode before it
+    changes anything; the message is shown to the user. May return an
+    awaitable (coroutine or Deferred), which the master awaits before
+    executing; the opcode holds its locks meanwhile, so keep it short.
+    """
+
+
+@hookspec
+def corral_opcode_post(op: Any, env: Mapping[str, str], result: Any) -> Any:
+    """An opcode finished executing successfully with ``result``.
+
+    Called on the master after the opcode's changes are committed, with the
+    same ``env`` as :func:`corral_opcode_pre`. Cannot undo anything: errors
+    are logged and shown as warnings in the job log. May return an
+    awaitable.
+    """
+
+
+@hookspec
+def corral_job_state_changed(job: Any, old: str, new: str) -> None:
+    """A job moved from status ``old`` to status ``new``.
+
+    Statuses are Ganeti's: queued, waiting, running, canceling, canceled,
+    success, error. Called on the master after the change is persisted; a
+    notification only, so it must not block and its return value is ignored.
+    """

@@ -1,0 +1,23 @@
+"""Where corral keeps its files on a node.
+
+Everything lives below ``$CORRAL_ROOTDIR`` (default ``/``), so several
+virtual nodes can share one machine, as Ganeti's ``GANETI_ROOTDIR`` allows.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def root_dir() -> Path:
+    return Path(os.environ.get("CORRAL_ROOTDIR", "/"))
+
+
+def data_dir() -> Path:
+    """Persistent state: config, job queue, driver state (``/var/lib/corral``)."""
+    return root_dir() / "var/lib/corral"
+
+
+def config_file() -> Path:
+    return data_dir() / "config.data"

@@ -1,0 +1,1 @@
+"""Plugin loading policy: stevedore finds drivers, pluggy calls hooks."""
