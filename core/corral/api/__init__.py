@@ -49,8 +49,8 @@ hookimpl = pluggy.HookimplMarker("corral")
 __all__ = [
     "API_VERSION",
     "BlockDevice",
-    "Command",
     "CollectorKind",
+    "Command",
     "CommandError",
     "ConfigError",
     "ConsoleInfo",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
 
 
 def _no_options(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC
-
 from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 API_VERSION = 1
 
 
-class Driver(ABC):
+class Driver(ABC):  # noqa: B024 - each kind's base class adds the abstract methods
     """Shared shape of every driver.
 
     Subclasses set ``params_schema`` to declare their parameters and

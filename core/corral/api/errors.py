@@ -6,6 +6,8 @@ field at fault and, where one exists, what to do next.
 
 from __future__ import annotations
 
+import shlex
+
 
 class CorralError(Exception):
     """Base of every error corral raises on purpose."""
@@ -62,5 +64,5 @@ class CommandError(CorralError):
         self.stderr = stderr
         status = "was killed" if exit_code is None else f"exited with {exit_code}"
         detail = stderr.strip() or stdout.strip()
-        msg = f"command {' '.join(argv)!r} {status}"
+        msg = f"command `{shlex.join(argv)}` {status}"
         super().__init__(f"{msg}: {detail}" if detail else msg)

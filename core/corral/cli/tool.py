@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import TYPE_CHECKING
+from typing import cast
 
 from corral import __version__
 from corral.api.errors import CorralError
@@ -41,8 +42,12 @@ def command_table(
 ) -> dict[str, Command]:
     """Built-in commands plus those plugins add; a clash names the plugin."""
     table = {cmd.name: cmd for cmd in builtin}
+    # Call each implementation alone (not the whole hook) to know whose command clashes;
+    # like pluggy, pass only the arguments it asks for.
     for impl in pm.hook.corral_cli_commands.get_hookimpls():
-        for cmd in impl.function(tool=tool) or []:
+        args = [{"tool": tool}[name] for name in impl.argnames]
+        commands = cast("list[Command] | None", impl.function(*args)) or []
+        for cmd in commands:
             if cmd.name in table:
                 raise PluginError(
                     f"hook plugin {impl.plugin_name!r} adds command {cmd.name!r} to {tool},"

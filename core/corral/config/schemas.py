@@ -10,7 +10,6 @@ them when it is given a driver registry.
 from __future__ import annotations
 
 import ipaddress
-
 from typing import Any
 
 from marshmallow import RAISE

@@ -132,7 +132,7 @@ def configs(draw: st.DrawFn, max_nodes: int = 5, max_instances: int = 6) -> o.Co
     for _ in range(n_insts):
         template = draw(st.sampled_from(templates))
         pnode = draw(st.sampled_from(nodes))
-        disks = ()
+        disks: tuple[o.Disk, ...] = ()
         if template != "diskless":
             disks = tuple(
                 o.Disk(
