@@ -27,7 +27,12 @@ def write_atomically(path: Path | str, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
+    fsync_dir(target.parent)
+
+
+def fsync_dir(path: Path | str) -> None:
+    """Make a rename or unlink in directory ``path`` durable."""
+    dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dir_fd)
     finally:

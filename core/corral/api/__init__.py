@@ -42,6 +42,8 @@ from corral.api.process import ProcessRunner
 from corral.api.storage import DiskSpec
 from corral.api.storage import DiskTemplate
 from corral.api.storage import VolumeInfo
+from corral.atomicfile import fsync_dir
+from corral.atomicfile import write_atomically
 
 #: Marks a function or method as an implementation of a ``corral_*`` hook.
 hookimpl = pluggy.HookimplMarker("corral")
@@ -81,6 +83,8 @@ __all__ = [
     "RunningInstance",
     "StorageError",
     "VolumeInfo",
+    "fsync_dir",
     "hookimpl",
     "validate_params",
+    "write_atomically",
 ]

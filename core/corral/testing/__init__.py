@@ -11,7 +11,13 @@ harmless where the testing extra is not installed.
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 from typing import Any
+
+if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers
+    from corral.testing.asyncio import async_test
+    from corral.testing.hypervisor import HypervisorConformance
+    from corral.testing.storage import DiskTemplateConformance
 
 _LAZY = {
     "async_test": "corral.testing.asyncio",
