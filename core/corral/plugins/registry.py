@@ -23,13 +23,15 @@ from stevedore.exception import NoMatches
 from corral.api.driver import API_VERSION
 from corral.api.driver import Driver
 from corral.api.errors import PluginError
+from corral.plugins.kinds import DriverKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from collections.abc import Mapping
 
     from corral.api.context import DriverContext
-    from corral.plugins.kinds import DriverKind
+    from corral.api.hypervisor import Hypervisor
+    from corral.api.storage import DiskTemplate
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,14 @@ class DriverRegistry:
                 raise PluginError("this registry has no node context: it cannot build drivers")
             self._drivers[key] = self.driver_class(kind, name)(self._ctx)
         return self._drivers[key]
+
+    def hypervisor(self, name: str) -> Hypervisor:
+        """The hypervisor driver ``name`` (its class was checked to be a Hypervisor)."""
+        return cast("Hypervisor", self.driver(DriverKind.HYPERVISOR, name))
+
+    def disk_template(self, name: str) -> DiskTemplate:
+        """The storage driver for disk template ``name``."""
+        return cast("DiskTemplate", self.driver(DriverKind.STORAGE, name))
 
     def load_enabled(self) -> None:
         """Import every enabled driver now, reporting all failures together.
