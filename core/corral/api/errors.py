@@ -14,7 +14,16 @@ class CorralError(Exception):
 
 
 class ConfigError(CorralError):
-    """The cluster configuration is unreadable, invalid or too new."""
+    """The cluster configuration is unreadable, invalid or too new.
+
+    ``problems`` lists each problem (``path: what is wrong``) when there are
+    several, so tools can show them one per line.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [])
+        details = "".join(f"\n  {p}" for p in self.problems)
+        super().__init__(f"{message}{details}")
 
 
 class ParameterError(CorralError):

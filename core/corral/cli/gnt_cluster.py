@@ -92,8 +92,9 @@ def _verify_config(args: argparse.Namespace) -> int:
     try:
         cfg = parse(store.read_document(), f"config file {store.path}")
     except ConfigError as err:
-        for line in str(err).splitlines():
-            _stamp(f"  - ERROR: {line.strip()}")
+        for problem in err.problems or [str(err)]:
+            _stamp(f"  - ERROR: {problem}")
+        _stamp(f"* Configuration is NOT valid: {len(err.problems) or 1} error(s)")
         return 1
     cluster = cfg.cluster
     registry = DriverRegistry(

@@ -66,13 +66,11 @@ def parse(raw: Any, source: str = "config") -> ConfigData:
     try:
         cfg: ConfigData = _SCHEMA.load(raw)
     except ValidationError as err:
-        lines = [
-            f"  {_readable(path, raw)}: {'; '.join(msgs)}"
+        problems = [
+            f"{_readable(path, raw)}: {'; '.join(msgs)}"
             for path, msgs in sorted(flatten_messages(err.messages).items())
         ]
-        raise ConfigError(
-            f"{source} does not match the config schema:\n" + "\n".join(lines)
-        ) from None
+        raise ConfigError(f"{source} does not match the config schema:", problems) from None
     return cfg
 
 
@@ -102,7 +100,7 @@ class ConfigStore:
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             where = ""
             if isinstance(err, json.JSONDecodeError):
-                where = f" ({err.msg} at line {err.lineno}, column {err.colno})"
+                where = f" ({err.msg}: line {err.lineno}, column {err.colno})"
             kind = "empty" if not data.strip() else "not valid JSON"
             raise ConfigError(
                 f"config file {self.path} is corrupt: {kind}{where}; it was left untouched:"

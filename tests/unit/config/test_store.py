@@ -40,7 +40,7 @@ def test_equal_configs_serialise_to_equal_bytes(sample_config) -> None:
     [
         (
             lambda data: data[: len(data) // 2],
-            r"is corrupt: not valid JSON \(.* at line 1, column \d+\)",
+            r"is corrupt: not valid JSON \(.*: line 1, column \d+\)",
         ),
         (lambda data: b"", "is corrupt: empty"),
         (lambda data: b"\xff\xfe garbage", "is corrupt: not valid JSON"),
