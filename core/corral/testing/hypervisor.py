@@ -32,7 +32,6 @@ it does, both ways.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 from typing import Any
@@ -42,8 +41,6 @@ from typing import TypeAlias
 from typing import TypeVar
 
 import pytest
-from marshmallow import fields
-from marshmallow import missing
 from twisted.internet import task
 
 from corral.api import API_VERSION
@@ -53,11 +50,11 @@ from corral.api import Hypervisor
 from corral.api import HypervisorError
 from corral.api import InstanceState
 from corral.api import MigrationStatus
-from corral.api import ParameterError
 from corral.testing.asyncio import async_test as _async_test
+from corral.testing.driver import ANY_VALUE_IS_VALID
+from corral.testing.driver import DriverConformance
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
     from pathlib import Path
 
     from corral.api import InstanceSpec
@@ -85,42 +82,7 @@ class InstanceSpecFactory(Protocol):
     def __call__(self, name: str, memory: int = 128, vcpus: int = 1) -> InstanceSpec: ...
 
 
-#: Marks a parameter field that accepts any value, so no wrongly typed one exists.
-ANY_VALUE_IS_VALID: Any = object()
-
-_WRONG_TYPE_BY_FIELD: tuple[tuple[type[fields.Field[Any]], Any], ...] = (
-    (fields.Boolean, "not-a-boolean"),
-    (fields.Number, "not-a-number"),
-    (fields.Enum, "no-such-choice"),
-    (fields.String, 12345),
-    (fields.List, 12345),
-    (fields.Tuple, 12345),
-    (fields.Mapping, 12345),
-    (fields.Nested, 12345),
-    (fields.DateTime, "not-a-time"),
-    (fields.Date, "not-a-date"),
-    (fields.Time, "not-a-time"),
-    (fields.TimeDelta, "not-a-duration"),
-    (fields.IP, "not-an-address"),
-    (fields.IPInterface, "not-an-address"),
-    (fields.Raw, ANY_VALUE_IS_VALID),
-    (fields.Constant, ANY_VALUE_IS_VALID),
-)
-
-
-def _wrong_type_for(field: fields.Field[Any]) -> Any:
-    """A value of the wrong type for ``field``, ``ANY_VALUE_IS_VALID``, or ``None`` if unknown."""
-    for field_type, value in _WRONG_TYPE_BY_FIELD:
-        if isinstance(field, field_type):
-            return value
-    return None
-
-
-def _input_key(name: str, field: fields.Field[Any]) -> str:
-    return field.data_key or name
-
-
-class HypervisorConformance:
+class HypervisorConformance(DriverConformance):
     """Abstract tests every hypervisor driver must pass (subclass it as ``Test...``).
 
     The name does not start with ``Test`` so that pytest collects only the
@@ -131,9 +93,8 @@ class HypervisorConformance:
     #: memory and comes back when it stops. Hypervisors that report the host's
     #: free memory as the kernel sees it (lazily allocated guests) set False.
     ACCOUNTS_MEMORY: ClassVar[bool] = True
-    #: Wrongly typed values for parameter fields whose marshmallow type the suite
-    #: does not know (custom fields), by field name; ``ANY_VALUE_IS_VALID`` skips one.
-    BAD_PARAM_VALUES: ClassVar[Mapping[str, Any]] = {}
+    DRIVER_BASE = Hypervisor
+    PARAMS_WHERE = "hvparams"
     #: How long a migration may take before the suite calls it stuck, in seconds.
     MIGRATION_TIMEOUT: ClassVar[float] = 60.0
     MIGRATION_POLL_INTERVAL: ClassVar[float] = 0.1
@@ -160,6 +121,11 @@ class HypervisorConformance:
     ) -> Hypervisor:
         """The driver of the node under test."""
         return hypervisor_factory(driver_context)
+
+    @pytest.fixture
+    def driver(self, hv: Hypervisor) -> Hypervisor:
+        """The driver the kind-independent tests of DriverConformance check."""
+        return hv
 
     @pytest.fixture
     def other_node_context(self, driver_context: DriverContext, tmp_path: Path) -> DriverContext:
@@ -224,80 +190,6 @@ class HypervisorConformance:
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
         assert not inspect.isabstract(cls) and not missing, f"not implemented: {missing}"
         assert isinstance(cls.CAN_MIGRATE, bool)
-
-    def test_methods_match_the_interface(self, hv: Hypervisor) -> None:
-        """Every method the driver overrides takes the interface's arguments (same names,
-        same kinds) and is a coroutine exactly where the interface's is, so the core can
-        call any driver the same way."""
-        cls = type(hv)
-        problems = []
-        for name, base in vars(Hypervisor).items():
-            if name.startswith("_") or not inspect.isfunction(base):
-                continue
-            impl = inspect.getattr_static(cls, name)
-            if impl is base:
-                continue
-            if not inspect.isfunction(impl):
-                problems.append(f"{name} is not a plain method")
-                continue
-            want = [(p.name, p.kind) for p in inspect.signature(base).parameters.values()]
-            have = [(p.name, p.kind) for p in inspect.signature(impl).parameters.values()]
-            if want != have:
-                problems.append(f"{name}{inspect.signature(impl)} != {inspect.signature(base)}")
-            if inspect.iscoroutinefunction(base) != inspect.iscoroutinefunction(impl):
-                problems.append(
-                    f"{name} must {'' if inspect.iscoroutinefunction(base) else 'not '}be async"
-                )
-        assert not problems, "; ".join(problems)
-
-    # -- parameters ------------------------------------------------------------------
-
-    def test_params_have_defaults_and_help(self, hv: Hypervisor) -> None:
-        """Every parameter declares a default and a help text (the schema is the one
-        place the CLI, RAPI and docs read them from), and the defaults are JSON values
-        because they are stored in the cluster configuration."""
-        schema = hv.params_schema()
-        for name, field in schema.fields.items():
-            assert field.load_default is not missing, f"parameter {name} has no default"
-            help_text = field.metadata.get("help")
-            assert isinstance(help_text, str) and help_text.strip(), (
-                f"parameter {name} has no metadata['help']"
-            )
-        json.dumps(hv.param_defaults())
-
-    def test_param_defaults_round_trip(self, hv: Hypervisor) -> None:
-        """Filling an empty dict gives the defaults, and the defaults validate as they are."""
-        defaults = hv.param_defaults()
-        assert set(defaults) == set(hv.params_schema().fields)
-        assert hv.check_params({}, where="hvparams", fill=True) == defaults
-        assert hv.check_params(defaults, where="hvparams", fill=True) == defaults
-        assert hv.check_params(defaults, where="hvparams") == defaults
-
-    @pytest.mark.parametrize("fill", [False, True])
-    def test_unknown_param_is_refused(self, hv: Hypervisor, fill: bool) -> None:
-        """An unknown key is a ParameterError whose errors name it as ``hvparams.<key>``."""
-        with pytest.raises(ParameterError) as caught:
-            hv.check_params({"no_such_parameter": 1}, where="hvparams", fill=fill)
-        assert "hvparams.no_such_parameter" in caught.value.errors
-
-    def test_wrongly_typed_params_are_refused(self, hv: Hypervisor) -> None:
-        """A value of the wrong type for any parameter (derived from its field's type)
-        is a ParameterError naming exactly that parameter."""
-        unknown = []
-        for name, field in hv.params_schema().fields.items():
-            key = _input_key(name, field)
-            bad = self.BAD_PARAM_VALUES.get(name, _wrong_type_for(field))
-            if bad is ANY_VALUE_IS_VALID:
-                continue
-            if bad is None:
-                unknown.append(f"{name} ({type(field).__name__})")
-                continue
-            with pytest.raises(ParameterError) as caught:
-                hv.check_params({key: bad}, where="hvparams", fill=True)
-            assert list(caught.value.errors) == [f"hvparams.{key}"], caught.value.errors
-        assert not unknown, (
-            f"no wrongly typed value known for {', '.join(unknown)}: set BAD_PARAM_VALUES"
-        )
 
     # -- lifecycle -------------------------------------------------------------------
 

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -59,15 +58,14 @@ from typing import TypeAlias
 from typing import TypeVar
 
 import pytest
-from marshmallow import missing
 
 from corral.api import API_VERSION
 from corral.api import DiskSpec
 from corral.api import DiskTemplate
 from corral.api import DriverContext
-from corral.api import ParameterError
 from corral.api import StorageError
 from corral.testing.asyncio import async_test as _async_test
+from corral.testing.driver import DriverConformance
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -115,13 +113,15 @@ def _names_disk(message: str, disk: DiskSpec) -> bool:
     return bool(disk.logical_id and disk.logical_id in message) or disk.uuid in message
 
 
-class DiskTemplateConformance:
+class DiskTemplateConformance(DriverConformance):
     """Abstract tests every disk template driver must pass (subclass it as ``Test...``).
 
     The name does not start with ``Test`` so that pytest collects only the
     plugins' subclasses, each with its own fixtures.
     """
 
+    DRIVER_BASE = DiskTemplate
+    PARAMS_WHERE = "diskparams"
     #: Size of the disks the suite creates, in MiB.
     DISK_SIZE: ClassVar[int] = 16
     #: How much the lifecycle test grows a disk by (templates with CAN_GROW), in MiB.
@@ -164,6 +164,11 @@ class DiskTemplateConformance:
     ) -> DiskTemplate:
         """The driver of the node under test."""
         return template_factory(driver_context)
+
+    @pytest.fixture
+    def driver(self, template: DiskTemplate) -> DiskTemplate:
+        """The driver the kind-independent tests of DriverConformance check."""
+        return template
 
     @staticmethod
     def _needs_disks(template: DiskTemplate) -> None:
@@ -232,60 +237,6 @@ class DiskTemplateConformance:
         if not cls.HAS_DISKS:
             assert not cls.CAN_GROW, "a template without disks cannot declare CAN_GROW"
             assert not cls.MIRRORED, "a template without disks cannot declare MIRRORED"
-
-    def test_methods_match_the_interface(self, template: DiskTemplate) -> None:
-        """Every method the driver overrides takes the interface's arguments (same names,
-        same kinds) and is a coroutine exactly where the interface's is, so the core can
-        call any driver the same way."""
-        cls = type(template)
-        problems = []
-        for name, base in vars(DiskTemplate).items():
-            if name.startswith("_") or not inspect.isfunction(base):
-                continue
-            impl = inspect.getattr_static(cls, name)
-            if impl is base:
-                continue
-            if not inspect.isfunction(impl):
-                problems.append(f"{name} is not a plain method")
-                continue
-            want = [(p.name, p.kind) for p in inspect.signature(base).parameters.values()]
-            have = [(p.name, p.kind) for p in inspect.signature(impl).parameters.values()]
-            if want != have:
-                problems.append(f"{name}{inspect.signature(impl)} != {inspect.signature(base)}")
-            if inspect.iscoroutinefunction(base) != inspect.iscoroutinefunction(impl):
-                problems.append(
-                    f"{name} must {'' if inspect.iscoroutinefunction(base) else 'not '}be async"
-                )
-        assert not problems, "; ".join(problems)
-
-    # -- parameters ------------------------------------------------------------------
-
-    def test_params_have_defaults_and_help(self, template: DiskTemplate) -> None:
-        """Every parameter declares a default and a help text (the schema is the one
-        place the CLI, RAPI and docs read them from), and the defaults are JSON values
-        because they are stored in the cluster configuration."""
-        for name, field in template.params_schema().fields.items():
-            assert field.load_default is not missing, f"parameter {name} has no default"
-            help_text = field.metadata.get("help")
-            assert isinstance(help_text, str) and help_text.strip(), (
-                f"parameter {name} has no metadata['help']"
-            )
-        json.dumps(template.param_defaults())
-
-    def test_param_defaults_round_trip(self, template: DiskTemplate) -> None:
-        """Filling an empty dict gives the defaults, and the defaults validate as they are."""
-        defaults = template.param_defaults()
-        assert set(defaults) == set(template.params_schema().fields)
-        assert template.check_params({}, where="diskparams", fill=True) == defaults
-        assert template.check_params(defaults, where="diskparams", fill=True) == defaults
-        assert template.check_params(defaults, where="diskparams") == defaults
-
-    @pytest.mark.parametrize("fill", [False, True])
-    def test_unknown_param_is_refused(self, template: DiskTemplate, fill: bool) -> None:
-        """An unknown key is a ParameterError whose errors name it as ``diskparams.<key>``."""
-        with pytest.raises(ParameterError) as caught:
-            template.check_params({"no_such_parameter": 1}, where="diskparams", fill=fill)
-        assert "diskparams.no_such_parameter" in caught.value.errors
 
     @async_test
     async def test_verify_returns_messages(self, template: DiskTemplate) -> None:
