@@ -30,11 +30,13 @@ Where it differs from Ganeti, or picks among choices Ganeti left open:
   (-10, 0, 10 in Ganeti) is the job queue's check, see
   :data:`corral.opcodes.fields.SUBMIT_PRIORITIES`;
 * a ``null`` reason trail is read as an empty one;
-* value sets (disk templates, hypervisors, ...) are Ganeti's and live in
-  :mod:`corral.opcodes.values`; a plugin that brings a new hypervisor or
-  disk template name needs its name added there before opcodes accept it.
-  NIC modes inside NIC specifications are not checked here at all (network
-  plugins own them); only OP_NETWORK_CONNECT's ``network_mode`` is.
+* value sets (reboot types, migration modes, tag kinds, ...) are Ganeti's
+  and live in :mod:`corral.opcodes.values`; names of plugin-provided drivers
+  (hypervisors, disk templates) are open: any well-formed name passes
+  (:data:`corral.opcodes.fields.PLUGIN_NAME`), and whether the cluster
+  enables it is checked when the opcode runs. NIC modes inside NIC
+  specifications are not checked here at all (network plugins own them);
+  only OP_NETWORK_CONNECT's ``network_mode`` is.
 
 Fields holding private or secret values carry ``metadata["private"]`` or
 ``metadata["secret"]`` so that logs and the job queue can redact them;
