@@ -50,8 +50,25 @@ class DiskMode(StrEnum):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Disk:
+class Stamped:
+    """What every versioned object has: a UUID, a serial number bumped on each change,
+    and creation/modification times (seconds since the epoch)."""
+
     uuid: str
+    serial_no: int = 1
+    ctime: float = 0.0
+    mtime: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Taggable(Stamped):
+    """A versioned object operators can tag (``gnt-* add-tags``)."""
+
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Disk(Stamped):
     dev_type: str
     size: int  # MiB
     mode: DiskMode = DiskMode.RW
@@ -61,9 +78,6 @@ class Disk:
     nodes: tuple[str, ...] = ()
     params: Params = field(default_factory=dict)
     spindles: int | None = None
-    serial_no: int = 1
-    ctime: float = 0.0
-    mtime: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,8 +91,7 @@ class Nic:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Instance:
-    uuid: str
+class Instance(Taggable):
     name: str
     primary_node: str  # node UUID
     os: str
@@ -94,15 +107,10 @@ class Instance:
     disks: tuple[Disk, ...] = ()
     disks_active: bool = False
     network_port: int | None = None
-    tags: tuple[str, ...] = ()
-    serial_no: int = 1
-    ctime: float = 0.0
-    mtime: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class Node:
-    uuid: str
+class Node(Taggable):
     name: str
     primary_ip: str
     group: str  # node group UUID
@@ -114,30 +122,20 @@ class Node:
     drained: bool = False
     powered: bool = True
     ndparams: Params = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    serial_no: int = 1
-    ctime: float = 0.0
-    mtime: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class NodeGroup:
-    uuid: str
+class NodeGroup(Taggable):
     name: str
     alloc_policy: AllocPolicy = AllocPolicy.PREFERRED
     ndparams: Params = field(default_factory=dict)
     diskparams: dict[str, Params] = field(default_factory=dict)
     ipolicy: Params = field(default_factory=dict)
     networks: dict[str, Params] = field(default_factory=dict)  # network UUID -> nicparams
-    tags: tuple[str, ...] = ()
-    serial_no: int = 1
-    ctime: float = 0.0
-    mtime: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class Network:
-    uuid: str
+class Network(Taggable):
     name: str
     network: str  # IPv4 CIDR
     gateway: str | None = None
@@ -146,15 +144,10 @@ class Network:
     mac_prefix: str | None = None
     reservations: tuple[str, ...] = ()  # addresses held by instances
     ext_reservations: tuple[str, ...] = ()  # addresses kept out of allocation
-    tags: tuple[str, ...] = ()
-    serial_no: int = 1
-    ctime: float = 0.0
-    mtime: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
-class Cluster:
-    uuid: str
+class Cluster(Taggable):
     cluster_name: str
     master_node: str  # node UUID
     master_ip: str
@@ -187,10 +180,6 @@ class Cluster:
     data_collectors: dict[str, Params] = field(default_factory=dict)
     tcpudp_port_pool: tuple[int, ...] = ()
     highest_used_port: int = 11000
-    tags: tuple[str, ...] = ()
-    serial_no: int = 1
-    ctime: float = 0.0
-    mtime: float = 0.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,9 +206,9 @@ class ConfigData:
         return next((i for i in self.instances.values() if i.name == name), None)
 
 
-Stamped = TypeVar("Stamped", Cluster, NodeGroup, Node, Instance, Network, Disk)
+S = TypeVar("S", bound=Stamped)
 
 
-def touched(obj: Stamped, now: float, **changes: Any) -> Stamped:
+def touched(obj: S, now: float, **changes: Any) -> S:
     """``obj`` with ``changes`` applied, its serial number bumped and mtime set."""
     return replace(obj, serial_no=obj.serial_no + 1, mtime=now, **changes)

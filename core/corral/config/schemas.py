@@ -9,7 +9,6 @@ them when it is given a driver registry.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from marshmallow import RAISE
@@ -26,6 +25,11 @@ from corral.config.params import BeParams
 from corral.config.params import IPolicy
 from corral.config.params import NdParams
 from corral.config.params import NicParams
+from corral.fieldtypes import IPAddress
+from corral.fieldtypes import IPv4Address
+from corral.fieldtypes import IPv4Network
+from corral.fieldtypes import IPv6Address
+from corral.fieldtypes import IPv6Network
 
 UUID_RE = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 MAC_RE = r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
@@ -34,26 +38,6 @@ NAME_RE = (
     r"^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*$"
 )
 TAG_RE = r"^[\w.+*/:@-]{1,128}$"
-
-
-class Address(fields.String):
-    """An IP address or network kept as text, checked with :mod:`ipaddress`."""
-
-    def __init__(self, kind: str = "address", version: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.kind = kind
-        self.version = version
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        parse = ipaddress.ip_address if self.kind == "address" else ipaddress.ip_interface
-        try:
-            parsed = parse(text)
-        except ValueError:
-            raise ValidationError(f"Not a valid IP {self.kind}.") from None
-        if self.version is not None and parsed.version != self.version:
-            raise ValidationError(f"Not a valid IPv{self.version} {self.kind}.")
-        return str(parsed)
 
 
 def uuid_field(**kw: Any) -> fields.String:
@@ -147,7 +131,7 @@ class NicSchema(_Base):
     uuid = uuid_field(required=True)
     mac = fields.String(required=True, validate=validate.Regexp(MAC_RE, error="Not a valid MAC."))
     name = fields.String(allow_none=True, load_default=None)
-    ip = Address(allow_none=True, load_default=None)
+    ip = IPAddress(allow_none=True, load_default=None)
     network = uuid_field(allow_none=True, load_default=None)
     nicparams = params_field(NicParams)
 
@@ -181,8 +165,8 @@ class InstanceSchema(_Stamped):
 class NodeSchema(_Stamped):
     object_class = objects.Node
     name = name_field(required=True)
-    primary_ip = Address(required=True)
-    secondary_ip = Address(allow_none=True, load_default=None)
+    primary_ip = IPAddress(required=True)
+    secondary_ip = IPAddress(allow_none=True, load_default=None)
     group = uuid_field(required=True)
     master_candidate = fields.Boolean(load_default=False)
     master_capable = fields.Boolean(load_default=True)
@@ -217,17 +201,17 @@ class NodeGroupSchema(_Stamped):
 class NetworkSchema(_Stamped):
     object_class = objects.Network
     name = name_field(required=True)
-    network = Address("network", 4, required=True)
-    gateway = Address(version=4, allow_none=True, load_default=None)
-    network6 = Address("network", 6, allow_none=True, load_default=None)
-    gateway6 = Address(version=6, allow_none=True, load_default=None)
+    network = IPv4Network(required=True)
+    gateway = IPv4Address(allow_none=True, load_default=None)
+    network6 = IPv6Network(allow_none=True, load_default=None)
+    gateway6 = IPv6Address(allow_none=True, load_default=None)
     mac_prefix = fields.String(
         allow_none=True,
         load_default=None,
         validate=validate.Regexp(r"^[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$"),
     )
-    reservations = fields.List(Address(version=4), load_default=list)
-    ext_reservations = fields.List(Address(version=4), load_default=list)
+    reservations = fields.List(IPv4Address(), load_default=list)
+    ext_reservations = fields.List(IPv4Address(), load_default=list)
     tags = tags_field()
 
 
@@ -235,7 +219,7 @@ class ClusterSchema(_Stamped):
     object_class = objects.Cluster
     cluster_name = name_field(required=True)
     master_node = uuid_field(required=True)
-    master_ip = Address(required=True)
+    master_ip = IPAddress(required=True)
     master_netdev = fields.String(load_default="eth0")
     master_netmask = fields.Integer(load_default=32, validate=validate.Range(min=0, max=128))
     primary_ip_family = fields.Integer(load_default=4, validate=validate.OneOf([4, 6]))

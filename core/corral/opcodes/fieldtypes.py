@@ -1,15 +1,12 @@
-"""Custom marshmallow field types for opcode parameters.
+"""Field types for Ganeti's structured opcode values (disk and NIC specs, ...).
 
-marshmallow's own fields are lenient where Ganeti's wire format is not, and
-it has no field for several of Ganeti's structured values; these fill the
-gap. See :mod:`corral.opcodes.fields` for the strictness rules.
+The strict scalar and IP types they build on are shared with the config and
+live in :mod:`corral.fieldtypes`; they are re-exported here for the opcode
+modules. See :mod:`corral.opcodes.fields` for the strictness rules.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import math
-from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
@@ -17,123 +14,21 @@ from typing import Any
 from marshmallow import ValidationError
 from marshmallow import fields
 
+from corral.fieldtypes import IPAddress as IPAddress
+from corral.fieldtypes import IPv4Address as IPv4Address
+from corral.fieldtypes import IPv4Network as IPv4Network
+from corral.fieldtypes import IPv6Address as IPv6Address
+from corral.fieldtypes import IPv6Network as IPv6Network
+from corral.fieldtypes import StrictBoolean as StrictBoolean
+from corral.fieldtypes import StrictFloat as StrictFloat
+from corral.fieldtypes import StrictInteger as StrictInteger
+from corral.fieldtypes import as_int
 from corral.opcodes.values import DDM_SIMPLE
 from corral.opcodes.values import DDM_WITH_MODIFY
 from corral.opcodes.values import DISK_ACCESS_MODES
 from corral.opcodes.values import DISK_SPEC_KEYS
 from corral.opcodes.values import JOB_FINAL_STATUSES
 from corral.opcodes.values import NIC_SPEC_KEYS
-
-# ---------------------------------------------------------------------------
-# Strict scalar field types
-# ---------------------------------------------------------------------------
-
-
-class StrictBoolean(fields.Field[bool]):
-    """A boolean that must be a real JSON ``true`` or ``false``.
-
-    Strings such as ``"yes"`` and numbers such as ``1`` are refused, as they
-    were by Ganeti.
-    """
-
-    default_error_messages = {"invalid": "Not a valid boolean (expected true or false)."}
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> bool:
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
-def _as_int(value: Any) -> int | None:
-    """Return ``value`` as an int when it is a JSON integer, else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return None
-
-
-class StrictInteger(fields.Field[int]):
-    """An integer that refuses booleans, strings and floats with a fraction.
-
-    A float without a fractional part (``5.0``) is taken as that integer.
-    """
-
-    default_error_messages = {"invalid": "Not a valid integer."}
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> int:
-        number = _as_int(value)
-        if number is None:
-            raise self.make_error("invalid")
-        return number
-
-
-class StrictFloat(fields.Field[float]):
-    """A finite number (integer or float, never a boolean or string), stored as float."""
-
-    default_error_messages = {"invalid": "Not a valid number."}
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.make_error("invalid")
-        number = float(value)
-        if not math.isfinite(number):
-            raise self.make_error("invalid")
-        return number
-
-
-class _IPText(fields.String):
-    """A string that must parse as a certain kind of IP address or network."""
-
-    kind: Callable[[str], object] = ipaddress.ip_address
-    default_error_messages = {"invalid_ip": "Not a valid IP address."}
-
-    def _deserialize(
-        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
-    ) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            type(self).kind(text)
-        except ValueError as err:
-            raise self.make_error("invalid_ip") from err
-        return text
-
-
-class IPv4Address(_IPText):
-    """A dotted-quad IPv4 address, kept as the string given."""
-
-    kind = ipaddress.IPv4Address
-    default_error_messages = {"invalid_ip": "Not a valid IPv4 address."}
-
-
-class IPv6Address(_IPText):
-    """An IPv6 address, kept as the string given."""
-
-    kind = ipaddress.IPv6Address
-    default_error_messages = {"invalid_ip": "Not a valid IPv6 address."}
-
-
-class IPv4Network(_IPText):
-    """An IPv4 subnet in CIDR notation without host bits, kept as the string given."""
-
-    kind = ipaddress.IPv4Network
-    default_error_messages = {"invalid_ip": "Not a valid IPv4 network (CIDR, no host bits)."}
-
-
-class IPv6Network(_IPText):
-    """An IPv6 subnet in CIDR notation without host bits, kept as the string given."""
-
-    kind = ipaddress.IPv6Network
-    default_error_messages = {"invalid_ip": "Not a valid IPv6 network (CIDR, no host bits)."}
-
 
 # ---------------------------------------------------------------------------
 # Structured field types
@@ -184,7 +79,7 @@ def check_disk_spec(value: Any, *, require_size: bool) -> dict[str, Any]:
         if problem:
             errors[str(key)] = [problem]
         else:
-            out[key] = _as_int(item) if key in ("size", "spindles") else item
+            out[key] = as_int(item) if key in ("size", "spindles") else item
     if require_size and "size" not in value:
         errors["size"] = ["Missing data for required field."]
     if errors:
@@ -196,7 +91,7 @@ def _disk_param_problem(key: Any, item: Any) -> str | None:
     if not isinstance(key, str) or not key:
         return "Disk parameter names must be non-empty strings."
     if key in ("size", "spindles"):
-        number = _as_int(item)
+        number = as_int(item)
         if number is None:
             return "Not a valid integer."
         if number < 0:
@@ -216,7 +111,7 @@ def _disk_param_problem(key: Any, item: Any) -> str | None:
         return None
     if isinstance(item, str) and item:
         return None
-    if _as_int(item) is not None and not isinstance(item, float):
+    if as_int(item) is not None and not isinstance(item, float):
         return None
     return "Provider parameters must be non-empty strings or integers."
 
@@ -305,16 +200,16 @@ class DeviceModifications(fields.Field[list[list[Any]]]):
             action, index, params = change
             if action not in DDM_WITH_MODIFY:
                 errors[0] = [f"Must be one of: {', '.join(DDM_WITH_MODIFY)}."]
-            if not isinstance(index, str) and _as_int(index) is None:
+            if not isinstance(index, str) and as_int(index) is None:
                 errors[1] = ["The index must be an integer or a device name or UUID."]
             elif not isinstance(index, str):
-                index = _as_int(index)
+                index = as_int(index)
             checked = self._checked(params, action if isinstance(action, str) else None, errors, 2)
             if errors:
                 raise ValidationError(errors)
             return [action, index, checked]
         first, params = change
-        number = _as_int(first)
+        number = as_int(first)
         if number is not None and number >= 0:
             first = number
             action = "modify"
@@ -360,7 +255,7 @@ class RecreateDisks(fields.Field[list[Any]]):
 
     @staticmethod
     def _index_problem(item: Any) -> str | None:
-        number = _as_int(item)
+        number = as_int(item)
         if number is None:
             return "Not a valid integer."
         if number < 0:
@@ -375,7 +270,7 @@ class RecreateDisks(fields.Field[list[Any]]):
             if problem:
                 errors[idx] = [problem]
             else:
-                out.append(_as_int(item))
+                out.append(as_int(item))
         if errors:
             raise ValidationError(errors)
         return out
@@ -398,7 +293,7 @@ class RecreateDisks(fields.Field[list[Any]]):
             if sub:
                 errors[idx] = sub
             else:
-                out.append([_as_int(item[0]), params])
+                out.append([as_int(item[0]), params])
         if errors:
             raise ValidationError(errors)
         return out
@@ -429,7 +324,7 @@ class JobDependency(fields.Field[list[Any]]):
         errors: dict[int, Any] = {}
         if isinstance(job_id, str) and job_id.isascii() and job_id.isdigit():
             job_id = int(job_id)
-        elif _as_int(job_id) is None or isinstance(job_id, float):
+        elif as_int(job_id) is None or isinstance(job_id, float):
             errors[0] = ["Not a valid job ID (an integer, or a negative relative ID)."]
         if not _is_sequence(statuses):
             errors[1] = [_NOT_LIST]
@@ -466,7 +361,7 @@ class ReasonEntry(fields.Field[list[Any]]):
             errors[0] = ["Not a valid string."]
         if not isinstance(text, str):
             errors[1] = ["Not a valid string."]
-        number = _as_int(stamp)
+        number = as_int(stamp)
         if number is None:
             errors[2] = ["Not a valid integer."]
         if errors:
@@ -484,7 +379,7 @@ class IntPair(fields.Field[list[int]]):
     ) -> list[int]:
         if not _is_sequence(value) or len(value) != 2:
             raise self.make_error("invalid")
-        first, last = (_as_int(v) for v in value)
+        first, last = (as_int(v) for v in value)
         if first is None or last is None:
             raise self.make_error("invalid")
         return [first, last]
