@@ -21,3 +21,18 @@ def data_dir() -> Path:
 
 def config_file() -> Path:
     return data_dir() / "config.data"
+
+
+def run_dir() -> Path:
+    """Runtime state: sockets, pid files (``/var/run/corral``)."""
+    return root_dir() / "var/run/corral"
+
+
+def luxi_socket() -> Path:
+    """The master daemon's LUXI socket (Ganeti: ``/var/run/ganeti/socket/ganeti-master``)."""
+    return run_dir() / "socket/corral-master"
+
+
+def queue_dir() -> Path:
+    """The job queue (Ganeti: ``/var/lib/ganeti/queue``)."""
+    return data_dir() / "queue"
