@@ -19,6 +19,7 @@ from corral.api.errors import CorralError
 from corral.api.errors import HookVeto
 from corral.api.errors import HypervisorError
 from corral.api.errors import NetworkError
+from corral.api.errors import OpExecError
 from corral.api.errors import OpPrereqError
 from corral.api.errors import ParameterError
 from corral.api.errors import PluginError
@@ -74,6 +75,7 @@ __all__ = [
     "NicSpec",
     "NodeHvInfo",
     "OSDefinition",
+    "OpExecError",
     "OpPrereqError",
     "ParameterError",
     "ParamsSchema",

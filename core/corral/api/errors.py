@@ -43,6 +43,10 @@ class OpPrereqError(CorralError):
     """An opcode cannot run: its input or the cluster state does not allow it."""
 
 
+class OpExecError(CorralError):
+    """An opcode failed while executing (after its prerequisites held)."""
+
+
 class PluginError(CorralError):
     """A plugin is missing, broken, or incompatible with this core."""
 

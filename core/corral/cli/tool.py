@@ -11,6 +11,7 @@ from corral import __version__
 from corral.api.errors import CorralError
 from corral.api.errors import PluginError
 from corral.plugins.manager import build_plugin_manager
+from corral.plugins.manager import call_impl
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -42,11 +43,9 @@ def command_table(
 ) -> dict[str, Command]:
     """Built-in commands plus those plugins add; a clash names the plugin."""
     table = {cmd.name: cmd for cmd in builtin}
-    # Call each implementation alone (not the whole hook) to know whose command clashes;
-    # like pluggy, pass only the arguments it asks for.
+    # Each implementation alone, so that a clash can name its plugin.
     for impl in pm.hook.corral_cli_commands.get_hookimpls():
-        args = [{"tool": tool}[name] for name in impl.argnames]
-        commands = cast("list[Command] | None", impl.function(*args)) or []
+        commands = cast("list[Command] | None", call_impl(impl, tool=tool)) or []
         for cmd in commands:
             if cmd.name in table:
                 raise PluginError(

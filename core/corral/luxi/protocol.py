@@ -79,6 +79,7 @@ _KNOWN: Final[dict[str, type[errors.CorralError]]] = {
     cls.__name__: cls
     for cls in (
         errors.OpPrereqError,
+        errors.OpExecError,
         errors.ConfigError,
         errors.ParameterError,
         errors.PluginError,

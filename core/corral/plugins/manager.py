@@ -14,6 +14,7 @@ named like pytest's and datasette's switches:
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -35,6 +36,26 @@ if TYPE_CHECKING:
 #: Entry-point groups that publish hook implementations. ``corral.plugins``
 #: is the documented one; ``corral.hooks`` is read too, as an alias.
 HOOK_GROUPS = ("corral.plugins", "corral.hooks")
+
+
+async def await_maybe(value: object) -> object:
+    """A hook implementation's result, awaited if it is a coroutine or Deferred.
+
+    pluggy calls implementations synchronously; those the specs allow to be
+    asynchronous return an awaitable, which the core awaits here.
+    """
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def call_impl(impl: pluggy.HookImpl, **kwargs: object) -> object:
+    """Call one hook implementation alone, passing only the arguments it asks for.
+
+    For callers that must tell implementations apart (whose command clashes,
+    whose post hook failed) instead of calling the whole hook at once.
+    """
+    return impl.function(*(kwargs[name] for name in impl.argnames))
 
 
 def hook_plugins() -> list[PluginInfo]:

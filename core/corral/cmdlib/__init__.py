@@ -1,0 +1,13 @@
+"""Logical units: the code that carries out each opcode on the master.
+
+One LU class per OP_ID, registered by defining it (see :mod:`corral.cmdlib.base`);
+:mod:`corral.cmdlib.processor` runs them. Modules are imported here so the
+registry is complete.
+"""
+
+from corral.cmdlib import test as test
+from corral.cmdlib.base import LU_CLASSES
+from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.base import LUContext
+
+__all__ = ["LU_CLASSES", "LUContext", "LogicalUnit"]
