@@ -41,13 +41,16 @@ class LUContext:
     """What an LU may use: the clock, the lock manager, and the job's log.
 
     ``feedback(message)`` appends a line to the job's log, which
-    ``gnt-job watch`` and the submitting command print as it runs.
+    ``gnt-job watch`` and the submitting command print as it runs;
+    ``locked()`` is called once the opcode holds its locks (the job queue
+    then shows it running rather than waiting).
     """
 
     clock: IReactorTime
     locks: LockManager
     job_id: int
     feedback: Callable[[str], None]
+    locked: Callable[[], None] = lambda: None
 
 
 class LogicalUnit(ABC):

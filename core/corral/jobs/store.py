@@ -196,15 +196,29 @@ class JobStore:
 
     # -- jobs ------------------------------------------------------------------
 
+    @staticmethod
+    def encode(job: Job) -> bytes:
+        """The file content for ``job`` as it is now (no I/O).
+
+        The queue encodes on the reactor thread, where jobs change, and hands
+        the bytes to :meth:`write_encoded` in a thread: a snapshot, never a
+        job that changes while it is written.
+        """
+        data = json.dumps(job.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return data.encode() + b"\n"
+
     def write(self, job: Job) -> None:
         """Write ``job`` to its file (blocking); once this returns it survives a crash."""
-        if self.archived_path(job.id).exists():
+        self.write_encoded(job.id, self.encode(job))
+
+    def write_encoded(self, job_id: int, data: bytes) -> None:
+        """Write a snapshot made by :meth:`encode` (blocking, durable on return)."""
+        if self.archived_path(job_id).exists():
             raise JobStoreError(
-                f"job {job.id} is archived ({self.archived_path(job.id)}) and archived jobs "
+                f"job {job_id} is archived ({self.archived_path(job_id)}) and archived jobs "
                 "are read-only: this is a bug in the caller, which still holds an old copy"
             )
-        data = json.dumps(job.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
-        write_atomically(self.job_path(job.id), data.encode() + b"\n")
+        write_atomically(self.job_path(job_id), data)
 
     def load(self, job_id: int) -> Job:
         """Read job ``job_id`` from the queue or, failing that, the archive (blocking)."""

@@ -70,8 +70,13 @@ def format_response(success: bool, result: Any) -> bytes:
 
 
 def encode_error(err: BaseException) -> list[Any]:
-    """An exception as Ganeti sends it: ``[class name, [message]]``."""
-    return [type(err).__name__, [str(err)]]
+    """An exception as Ganeti sends it: ``[class name, [message]]``.
+
+    The name is that of the nearest class a client knows (Ganeti's own
+    names), so a corral-specific subclass reads as, e.g., OpPrereqError.
+    """
+    name = next((c.__name__ for c in type(err).__mro__ if c.__name__ in _KNOWN), None)
+    return [name or type(err).__name__, [str(err)]]
 
 
 #: Error classes a client rebuilds from their names (others become LuxiError).

@@ -118,6 +118,8 @@ class LuxiServerProtocol(protocol.Protocol):
 
 
 class LuxiServerFactory(protocol.Factory):
+    noisy = False  # no log line per connection
+
     def __init__(self, handler: Handler, max_message: int = MAX_MESSAGE) -> None:
         self.handler = handler
         self.max_message = max_message

@@ -1,0 +1,517 @@
+"""The job queue of the master daemon: accept, order, run and report jobs.
+
+Everything here runs on the reactor thread; file I/O goes to threads as
+snapshots (see :class:`_JobFiles`). A job is acknowledged (its id
+returned) only after its file is durable. Jobs run when their
+dependencies are met, most urgent priority first, at most
+``max_running`` at a time; each opcode goes through the
+:class:`~corral.cmdlib.processor.Processor`, which holds the job's locks.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import TYPE_CHECKING
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet import threads
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from corral.api.errors import CorralError
+from corral.api.errors import OpExecError
+from corral.api.errors import OpPrereqError
+from corral.cmdlib.base import LUContext
+from corral.jobs.model import JOBS_FINALIZED
+from corral.jobs.model import Job
+from corral.jobs.model import JobStatus
+from corral.jobs.model import OpStatus
+from corral.luxi.protocol import encode_error
+from corral.opcodes import load_opcode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pluggy
+    from twisted.internet.interfaces import IReactorTime
+
+    from corral.cmdlib.processor import Processor
+    from corral.jobs.store import JobStore
+    from corral.jobs.store import RecoveryReport
+    from corral.locking import LockManager
+
+log = Logger()
+
+#: WaitForJobChange's answer when nothing changed in time (Ganeti's JOB_NOTCHANGED).
+NO_CHANGE = "nochange"
+
+
+class JobQueueDrained(OpPrereqError):
+    """New jobs are refused while the queue is drained."""
+
+
+def _ts(stamp: Any) -> list[int] | None:
+    return None if stamp is None else [stamp[0], stamp[1]]
+
+
+#: The job fields of QueryJobs / WaitForJobChange, as Ganeti names them.
+JOB_FIELDS: dict[str, Callable[[Job], Any]] = {
+    "id": lambda j: j.id,
+    "status": lambda j: str(j.status),
+    "priority": lambda j: j.priority,
+    "ops": lambda j: [op.input for op in j.ops],
+    "opresult": lambda j: [op.result for op in j.ops],
+    "opstatus": lambda j: [str(op.status) for op in j.ops],
+    "oplog": lambda j: [
+        [[e.serial, _ts(e.timestamp), e.type, e.message] for e in op.log] for op in j.ops
+    ],
+    "opstart": lambda j: [_ts(op.start_timestamp) for op in j.ops],
+    "opexec": lambda j: [_ts(op.exec_timestamp) for op in j.ops],
+    "opend": lambda j: [_ts(op.end_timestamp) for op in j.ops],
+    "oppriority": lambda j: [op.priority for op in j.ops],
+    "received_ts": lambda j: _ts(j.received_timestamp),
+    "start_ts": lambda j: _ts(j.start_timestamp),
+    "end_ts": lambda j: _ts(j.end_timestamp),
+    "summary": lambda j: j.summary(),
+}
+
+
+def job_row(job: Job, fields: list[str]) -> list[Any]:
+    unknown = [f for f in fields if f not in JOB_FIELDS]
+    if unknown:
+        raise OpPrereqError(
+            f"unknown job field(s) {', '.join(unknown)}; known: {', '.join(JOB_FIELDS)}"
+        )
+    return [JOB_FIELDS[f](job) for f in fields]
+
+
+class _JobFiles:
+    """Durable, ordered writes of job snapshots, coalesced per job.
+
+    While a job's file is being written, newer snapshots of the same job
+    replace each other; the next write takes the newest, and every caller
+    whose snapshot it covers is told at once. So a chatty job costs few
+    fsyncs, and a file never goes back to an older state.
+    """
+
+    def __init__(self, store: JobStore) -> None:
+        self._store = store
+        self._pending: dict[int, tuple[bytes, list[defer.Deferred[None]]]] = {}
+        self._busy: set[int] = set()
+
+    def persist(self, job: Job) -> defer.Deferred[None]:
+        done: defer.Deferred[None] = defer.Deferred()
+        _, waiters = self._pending.get(job.id, (b"", []))
+        self._pending[job.id] = (self._store.encode(job), [*waiters, done])
+        if job.id not in self._busy:
+            self._busy.add(job.id)
+            defer.Deferred.fromCoroutine(self._drain(job.id))
+        return done
+
+    async def _drain(self, job_id: int) -> None:
+        try:
+            while job_id in self._pending:
+                data, waiters = self._pending.pop(job_id)
+                try:
+                    await threads.deferToThread(self._store.write_encoded, job_id, data)
+                except Exception as err:
+                    log.failure("writing job {job} failed", job=job_id)
+                    for waiter in waiters:
+                        waiter.errback(err)
+                else:
+                    for waiter in waiters:
+                        waiter.callback(None)
+        finally:
+            self._busy.discard(job_id)
+
+
+class _IdAllocator:
+    """Hands out job ids, one durable serial update for all requests waiting together."""
+
+    def __init__(self, store: JobStore) -> None:
+        self._store = store
+        self._waiting: list[tuple[int, defer.Deferred[list[int]]]] = []
+        self._busy = False
+
+    def allocate(self, count: int) -> defer.Deferred[list[int]]:
+        d: defer.Deferred[list[int]] = defer.Deferred()
+        self._waiting.append((count, d))
+        if not self._busy:
+            self._busy = True
+            defer.Deferred.fromCoroutine(self._run())
+        return d
+
+    async def _run(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    ids = await threads.deferToThread(
+                        self._store.allocate_ids, sum(n for n, _ in batch)
+                    )
+                except Exception as err:
+                    for _, d in batch:
+                        d.errback(err)
+                    continue
+                for count, d in batch:
+                    mine, ids = ids[:count], ids[count:]
+                    d.callback(mine)
+        finally:
+            self._busy = False
+
+
+class JobQueue:
+    """Accepts jobs, runs them in order, and answers questions about them."""
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        store: JobStore,
+        processor: Processor,
+        locks: LockManager,
+        pm: pluggy.PluginManager,
+        max_running: int = 20,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._clock = clock
+        self._store = store
+        self._processor = processor
+        self._locks = locks
+        self._pm = pm
+        self.max_running = max_running
+        self._now = now
+        self._files = _JobFiles(store)
+        self._ids = _IdAllocator(store)
+        self._jobs: dict[int, Job] = {}
+        self._running: dict[int, defer.Deferred[None]] = {}
+        self._in_lock_wait: set[int] = set()
+        self._watchers: dict[int, list[defer.Deferred[None]]] = {}
+        self._drained = False
+
+    # -- start-up ----------------------------------------------------------------
+
+    async def start(self) -> RecoveryReport:
+        """Recover the queue directory after a stop or crash, then run what is pending."""
+        report = await threads.deferToThread(self._store.recover, self._now())
+        ids = await threads.deferToThread(self._store.list_ids)
+        jobs = await threads.deferToThread(lambda: [self._store.load(i) for i in ids])
+        self._jobs = {job.id: job for job in jobs}
+        self._drained = await threads.deferToThread(self._store.is_drained)
+        for line in report.messages():
+            log.info("job queue recovery: {line}", line=line)
+        self._schedule()
+        return report
+
+    # -- submission --------------------------------------------------------------
+
+    def _check_submittable(self, ops: Any, ignore_drain: bool = False) -> list[Any]:
+        if self._drained and not ignore_drain:
+            raise JobQueueDrained(
+                "the job queue is drained, new jobs are refused: gnt-cluster queue undrain"
+            )
+        if not isinstance(ops, list) or not ops:
+            raise OpPrereqError("a job is a non-empty list of opcodes")
+        return [load_opcode(op) for op in ops]
+
+    async def submit(self, ops: Any, *, ignore_drain: bool = False) -> int:
+        """Validate, persist and enqueue one job; returns its id once it is durable."""
+        opcodes = self._check_submittable(ops, ignore_drain)
+        [job_id] = await self._ids.allocate(1)
+        return await self._accept(job_id, opcodes)
+
+    async def submit_many(self, jobs: Any) -> list[list[Any]]:
+        """Submit several jobs; a negative dependency refers back within this call."""
+        if not isinstance(jobs, list):
+            raise OpPrereqError("SubmitManyJobs takes a list of jobs")
+        checked: list[list[Any] | CorralError] = []
+        for ops in jobs:
+            try:
+                checked.append(self._check_submittable(ops))
+            except CorralError as err:
+                checked.append(err)
+        ids = await self._ids.allocate(len(jobs))
+        answers: list[list[Any]] = []
+        for index, (job_id, opcodes) in enumerate(zip(ids, checked, strict=True)):
+            if isinstance(opcodes, CorralError):
+                answers.append([False, str(opcodes)])
+                continue
+            try:
+                resolved = [self._resolve_relative(op, ids, index) for op in opcodes]
+                answers.append([True, await self._accept(job_id, resolved)])
+            except CorralError as err:
+                answers.append([False, str(err)])
+        return answers
+
+    @staticmethod
+    def _resolve_relative(op: Any, ids: list[int], index: int) -> Any:
+        depends = op.depends
+        if not depends:
+            return op
+        resolved = []
+        for dep_id, statuses in depends:
+            if dep_id < 0:
+                if index + dep_id < 0:
+                    raise OpPrereqError(f"relative dependency {dep_id} points before the first job")
+                dep_id = ids[index + dep_id]
+            resolved.append([dep_id, statuses])
+        op.depends = resolved
+        return op
+
+    async def _accept(self, job_id: int, opcodes: list[Any]) -> int:
+        for op in opcodes:
+            for dep_id, _ in op.depends or ():
+                if dep_id < 0:
+                    raise OpPrereqError("relative job dependencies need SubmitManyJobs")
+        job = Job.new(job_id, opcodes, self._now())
+        await self._files.persist(job)
+        self._jobs[job_id] = job
+        self._notify(job, None)
+        self._schedule()
+        return job_id
+
+    # -- scheduling --------------------------------------------------------------
+
+    def _dependency_state(self, job: Job) -> str | None:
+        """None if the job may run now, "wait" if not yet, or why it never can."""
+        for dep_id, statuses in job.depends:
+            dep = self._jobs.get(dep_id)
+            if dep is None:
+                if dep_id >= job.id:
+                    return f"job {job.id} depends on job {dep_id}, which does not exist"
+                continue  # archived long ago: it finished, and Ganeti treats it as done
+            if not dep.is_finalized:
+                return "wait"
+            if statuses and str(dep.status) not in statuses:
+                return (
+                    f"dependency job {dep_id} ended as {dep.status}, not one of"
+                    f" {', '.join(statuses)}"
+                )
+        return None
+
+    def _schedule(self) -> None:
+        if len(self._running) >= self.max_running:
+            return
+        ready = sorted(
+            (j for j in self._jobs.values() if j.id not in self._running and not j.is_finalized),
+            key=lambda j: (j.priority, j.id),
+        )
+        for job in ready:
+            if len(self._running) >= self.max_running:
+                break
+            blocker = self._dependency_state(job)
+            if blocker == "wait":
+                continue
+            if blocker is not None:
+                old = job.status
+                job.fail_unfinished(blocker, self._now())
+                self._changed(job, old)
+                continue
+            running = defer.Deferred.fromCoroutine(self._run(job))
+            self._running[job.id] = running
+            running.addBoth(self._finished, job.id)
+
+    def _finished(self, result: object, job_id: int) -> None:
+        del self._running[job_id]
+        self._in_lock_wait.discard(job_id)
+        if isinstance(result, Failure) and not isinstance(result.value, defer.CancelledError):
+            log.failure("job {job} stopped unexpectedly", result, job=job_id)
+        self._schedule()
+
+    async def _run(self, job: Job) -> None:
+        for index, queued in enumerate(job.ops):
+            if job.is_finalized:
+                return
+            if queued.status is OpStatus.SUCCESS:
+                continue
+            old = job.status
+            job.mark_waiting(index, self._now())
+            self._changed(job, old)
+            ctx = LUContext(
+                self._clock,
+                self._locks,
+                job.id,
+                feedback=functools.partial(self._feedback, job, index),
+                locked=functools.partial(self._locked, job, index),
+            )
+            self._in_lock_wait.add(job.id)
+            try:
+                result = await self._processor.run(ctx, queued.opcode(), queued.priority)
+                success = True
+            except defer.CancelledError:
+                return  # canceled while waiting for locks: cancel() recorded it
+            except CorralError as err:
+                result, success = encode_error(err), False
+            except Exception as err:
+                log.failure("opcode {index} of job {job} crashed", index=index, job=job.id)
+                result, success = encode_error(OpExecError(f"internal error: {err}")), False
+            finally:
+                self._in_lock_wait.discard(job.id)
+            old = job.status
+            if job.ops[index].status is OpStatus.WAITING:
+                job.mark_running(index, self._now())  # failed before it held its locks
+            job.finish_op(index, success, result, self._now())
+            await self._changed(job, old)
+            if not success:
+                return
+
+    def _locked(self, job: Job, index: int) -> None:
+        self._in_lock_wait.discard(job.id)
+        old = job.status
+        job.mark_running(index, self._now())
+        if job.start_timestamp is None:
+            job.start_timestamp = job.ops[index].start_timestamp
+        self._changed(job, old)
+
+    def _feedback(self, job: Job, index: int, message: str) -> None:
+        job.add_log(index, "message", message, self._now())
+        self._changed(job, job.status)
+
+    def _changed(self, job: Job, old: JobStatus | None) -> defer.Deferred[None]:
+        """Persist the job; once that is durable, wake its watchers and tell the hooks.
+
+        Nobody learns of a state (a final status, a log line) that a crash
+        could still take back.
+        """
+        written = self._files.persist(job)
+
+        def saved(result: object) -> object:
+            if isinstance(result, Failure):
+                log.failure("job {job} could not be saved", result, job=job.id)
+            self._notify(job, old)
+            return None
+
+        written.addBoth(saved)
+        return written
+
+    def _notify(self, job: Job, old: JobStatus | None) -> None:
+        for watcher in self._watchers.pop(job.id, []):
+            watcher.callback(None)
+        new = job.status
+        if old != new:
+            for impl in self._pm.hook.corral_job_state_changed.get_hookimpls():
+                try:
+                    impl.function(
+                        *(
+                            {"job": job.id, "old": old and str(old), "new": str(new)}[a]
+                            for a in impl.argnames
+                        )
+                    )
+                except Exception:
+                    log.failure(
+                        "corral_job_state_changed of {plugin} failed", plugin=impl.plugin_name
+                    )
+
+    # -- operator requests ---------------------------------------------------------
+
+    def _job(self, job_id: Any) -> Job | None:
+        if not isinstance(job_id, int) or isinstance(job_id, bool):
+            try:
+                job_id = int(job_id)
+            except (TypeError, ValueError):
+                raise OpPrereqError(f"invalid job id {job_id!r}") from None
+        return self._jobs.get(job_id)
+
+    async def cancel(self, job_id: Any) -> list[Any]:
+        job = self._job(job_id)
+        if job is None:
+            return [False, f"Job {job_id} not found"]
+        old = job.status
+        if old in JOBS_FINALIZED or old is JobStatus.CANCELING:
+            return [False, f"Job {job.id} is {old} and cannot be canceled"]
+        new = job.cancel(self._now())
+        if new is JobStatus.CANCELED and job.id in self._in_lock_wait:
+            self._running[job.id].cancel()  # gives back the locks it holds or waits for
+        await self._changed(job, old)
+        if new is JobStatus.CANCELED:
+            return [True, f"Job {job.id} canceled"]
+        return [True, f"Job {job.id} will be canceled when its running opcode ends"]
+
+    async def change_priority(self, job_id: Any, priority: Any) -> list[Any]:
+        job = self._job(job_id)
+        if job is None:
+            return [False, f"Job {job_id} not found"]
+        if not isinstance(priority, int):
+            raise OpPrereqError(f"priority must be an integer, not {priority!r}")
+        try:
+            changed = job.change_priority(priority)
+        except CorralError as err:
+            return [False, str(err)]
+        await self._changed(job, job.status)
+        self._schedule()
+        if not changed:
+            return [True, f"Job {job.id} has no opcode left to reprioritise"]
+        return [True, f"Job {job.id} priority changed to {priority}"]
+
+    async def archive(self, job_id: Any) -> bool:
+        job = self._job(job_id)
+        if job is None or not job.is_finalized:
+            return False
+        await self._files.persist(job)  # the file must hold the final state first
+        await threads.deferToThread(self._store.archive, job.id)
+        del self._jobs[job.id]
+        return True
+
+    async def auto_archive(self, age: Any, timeout: Any) -> list[int]:
+        now = self._now()
+        old = [
+            j.id for j in sorted(self._jobs.values(), key=lambda j: j.id)
+            if j.is_finalized and (age < 0 or (j.end_timestamp and now - j.end_timestamp[0] >= age))
+        ]  # fmt: skip
+        archived = 0
+        for job_id in old:
+            if await self.archive(job_id):
+                archived += 1
+        return [archived, 0]  # everything old enough was checked: none left over
+
+    async def set_drain(self, flag: Any) -> bool:
+        if not isinstance(flag, bool):
+            raise OpPrereqError(f"the drain flag must be true or false, not {flag!r}")
+        await threads.deferToThread(self._store.set_drain, flag)
+        self._drained = flag
+        return True
+
+    @property
+    def drained(self) -> bool:
+        return self._drained
+
+    # -- queries -------------------------------------------------------------------
+
+    def query(self, job_ids: Any, fields: Any) -> list[Any]:
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            raise OpPrereqError("fields must be a list of field names")
+        if job_ids is None:
+            return [job_row(j, fields) for j in sorted(self._jobs.values(), key=lambda j: j.id)]
+        if not isinstance(job_ids, list):
+            raise OpPrereqError("job ids must be a list (or null for all jobs)")
+        rows = []
+        for job_id in job_ids:
+            job = self._job(job_id)
+            rows.append(None if job is None else job_row(job, fields))
+        return rows
+
+    async def wait_for_change(
+        self, job_id: Any, fields: Any, prev_info: Any, prev_serial: Any, timeout: Any
+    ) -> Any:
+        job = self._job(job_id)
+        if job is None:
+            return None
+        serial = prev_serial if isinstance(prev_serial, int) else -1
+        wait = min(float(timeout), 60.0) if isinstance(timeout, int | float) else 10.0
+        deadline = self._clock.seconds() + wait
+        while True:
+            info = job_row(job, fields)
+            entries = job.log_entries(serial)
+            if info != prev_info or entries or job.is_finalized:
+                return [info, [[e.serial, _ts(e.timestamp), e.type, e.message] for e in entries]]
+            remaining = deadline - self._clock.seconds()
+            if remaining <= 0:
+                return NO_CHANGE
+            changed: defer.Deferred[None] = defer.Deferred()
+            self._watchers.setdefault(job.id, []).append(changed)
+            changed.addTimeout(remaining, self._clock)
+            try:
+                await changed
+            except defer.TimeoutError:
+                return NO_CHANGE

@@ -1,0 +1,1 @@
+"""corral-masterd: the master daemon (LUXI server, job queue, locks, logical units)."""
