@@ -42,15 +42,16 @@ class LUContext:
 
     ``feedback(message)`` appends a line to the job's log, which
     ``gnt-job watch`` and the submitting command print as it runs;
-    ``locked()`` is called once the opcode holds its locks (the job queue
-    then shows it running rather than waiting).
+    ``locked()`` is called, and awaited if it returns an awaitable, once the
+    opcode holds its locks and before anything is checked or changed (the
+    job queue records the opcode as running).
     """
 
     clock: IReactorTime
     locks: LockManager
     job_id: int
     feedback: Callable[[str], None]
-    locked: Callable[[], None] = lambda: None
+    locked: Callable[[], object] = lambda: None
 
 
 class LogicalUnit(ABC):

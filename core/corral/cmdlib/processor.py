@@ -44,7 +44,7 @@ class Processor:
             )
             for level, (names, shared) in sorted(lu.declare_locks().items()):
                 await ctx.locks.acquire(owner, level, names, shared=shared, priority=priority)
-            ctx.locked()
+            await await_maybe(ctx.locked())
             await lu.check_prereq()
             env = lu.hooks_env()
             for outcome in self._pm.hook.corral_opcode_pre(op=op, env=env):

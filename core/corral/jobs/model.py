@@ -201,18 +201,20 @@ class QueuedOpCode:
     exec_timestamp: Timestamp | None = None
     end_timestamp: Timestamp | None = None
     priority: int = PRIORITY_DEFAULT
+    #: The validated opcode when this process built it (not stored).
+    _loaded: OpCode | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.status = OpStatus(self.status)
 
     @classmethod
     def from_opcode(cls, op: OpCode | Mapping[str, Any]) -> QueuedOpCode:
-        """Validate an opcode (an :class:`OpCode` or its dict) and queue it.
+        """Queue an opcode: an :class:`OpCode` (already validated) or a dict to validate.
 
         Raises :class:`corral.opcodes.OpcodeValidationError` naming the bad fields.
         """
-        loaded = load_opcode(op.to_dict() if isinstance(op, OpCode) else op)
-        return cls(input=dump_opcode(loaded), priority=loaded.priority)
+        loaded = op if isinstance(op, OpCode) else load_opcode(op)
+        return cls(input=dump_opcode(loaded), priority=loaded.priority, _loaded=loaded)
 
     @property
     def op_id(self) -> str:
@@ -223,8 +225,10 @@ class QueuedOpCode:
         return self.status in OPS_FINALIZED
 
     def opcode(self) -> OpCode:
-        """The opcode, loaded and validated again (for the logical unit that runs it)."""
-        return load_opcode(self.input)
+        """The opcode for the logical unit that runs it (validated again if read from disk)."""
+        if self._loaded is None:
+            self._loaded = load_opcode(self.input)
+        return self._loaded
 
     def summary(self) -> str:
         """Ganeti's short description, such as ``INSTANCE_SHUTDOWN(web1)``."""

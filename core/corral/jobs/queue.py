@@ -11,6 +11,7 @@ dependencies are met, most urgent priority first, at most
 from __future__ import annotations
 
 import functools
+import heapq
 import time
 from typing import TYPE_CHECKING
 from typing import Any
@@ -48,8 +49,8 @@ log = Logger()
 NO_CHANGE = "nochange"
 
 
-class JobQueueDrained(OpPrereqError):
-    """New jobs are refused while the queue is drained."""
+class JobQueueDrainError(OpPrereqError):
+    """New jobs are refused while the queue is drained (Ganeti's class name)."""
 
 
 def _ts(stamp: Any) -> list[int] | None:
@@ -128,14 +129,27 @@ class _JobFiles:
 
 
 class _IdAllocator:
-    """Hands out job ids, one durable serial update for all requests waiting together."""
+    """Hands out job ids from blocks reserved durably in the serial file.
+
+    The serial file is raised by a block at a time (one fsync for many
+    submissions); ids are then given from memory. After a crash the unused
+    rest of a block is skipped, never reused: ids may have gaps, and only
+    ever grow.
+    """
+
+    BLOCK = 64
 
     def __init__(self, store: JobStore) -> None:
         self._store = store
+        self._spare: list[int] = []
         self._waiting: list[tuple[int, defer.Deferred[list[int]]]] = []
         self._busy = False
 
     def allocate(self, count: int) -> defer.Deferred[list[int]]:
+        # From memory only while no reservation is in flight: that one counts on
+        # the spare ids it saw.
+        if not self._busy and len(self._spare) >= count:
+            return defer.succeed(self._take(count))
         d: defer.Deferred[list[int]] = defer.Deferred()
         self._waiting.append((count, d))
         if not self._busy:
@@ -147,19 +161,25 @@ class _IdAllocator:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
+                wanted = sum(n for n, _ in batch) - len(self._spare)
                 try:
-                    ids = await threads.deferToThread(
-                        self._store.allocate_ids, sum(n for n, _ in batch)
+                    reserved = await threads.deferToThread(
+                        self._store.allocate_ids, max(wanted, self.BLOCK)
                     )
                 except Exception as err:
                     for _, d in batch:
                         d.errback(err)
                     continue
+                self._spare.extend(reserved)
                 for count, d in batch:
-                    mine, ids = ids[:count], ids[count:]
-                    d.callback(mine)
+                    d.callback(self._take(count))
         finally:
             self._busy = False
+
+    def _take(self, count: int) -> list[int]:
+        mine = self._spare[:count]
+        del self._spare[:count]
+        return mine
 
 
 class JobQueue:
@@ -185,6 +205,11 @@ class JobQueue:
         self._files = _JobFiles(store)
         self._ids = _IdAllocator(store)
         self._jobs: dict[int, Job] = {}
+        #: Jobs that may be ready, as (priority, id): a heap, so the most urgent
+        #: is found in O(log n). Stale entries are skipped when popped.
+        self._ready: list[tuple[int, int]] = []
+        #: Jobs whose dependencies have not finished; looked at again when a job ends.
+        self._blocked: set[int] = set()
         self._running: dict[int, defer.Deferred[None]] = {}
         self._in_lock_wait: set[int] = set()
         self._watchers: dict[int, list[defer.Deferred[None]]] = {}
@@ -198,6 +223,9 @@ class JobQueue:
         ids = await threads.deferToThread(self._store.list_ids)
         jobs = await threads.deferToThread(lambda: [self._store.load(i) for i in ids])
         self._jobs = {job.id: job for job in jobs}
+        for job in jobs:
+            if not job.is_finalized:
+                heapq.heappush(self._ready, (job.priority, job.id))
         self._drained = await threads.deferToThread(self._store.is_drained)
         for line in report.messages():
             log.info("job queue recovery: {line}", line=line)
@@ -208,7 +236,7 @@ class JobQueue:
 
     def _check_submittable(self, ops: Any, ignore_drain: bool = False) -> list[Any]:
         if self._drained and not ignore_drain:
-            raise JobQueueDrained(
+            raise JobQueueDrainError(
                 "the job queue is drained, new jobs are refused: gnt-cluster queue undrain"
             )
         if not isinstance(ops, list) or not ops:
@@ -267,6 +295,7 @@ class JobQueue:
         job = Job.new(job_id, opcodes, self._now())
         await self._files.persist(job)
         self._jobs[job_id] = job
+        heapq.heappush(self._ready, (job.priority, job_id))
         self._notify(job, None)
         self._schedule()
         return job_id
@@ -291,17 +320,18 @@ class JobQueue:
         return None
 
     def _schedule(self) -> None:
-        if len(self._running) >= self.max_running:
-            return
-        ready = sorted(
-            (j for j in self._jobs.values() if j.id not in self._running and not j.is_finalized),
-            key=lambda j: (j.priority, j.id),
-        )
-        for job in ready:
-            if len(self._running) >= self.max_running:
-                break
+        """Start the most urgent ready jobs while there is room."""
+        while len(self._running) < self.max_running and self._ready:
+            priority, job_id = heapq.heappop(self._ready)
+            job = self._jobs.get(job_id)
+            if job is None or job.is_finalized or job_id in self._running:
+                continue  # a stale entry
+            if job.priority != priority:
+                heapq.heappush(self._ready, (job.priority, job_id))  # reprioritised
+                continue
             blocker = self._dependency_state(job)
             if blocker == "wait":
+                self._blocked.add(job_id)
                 continue
             if blocker is not None:
                 old = job.status
@@ -315,6 +345,9 @@ class JobQueue:
     def _finished(self, result: object, job_id: int) -> None:
         del self._running[job_id]
         self._in_lock_wait.discard(job_id)
+        for blocked in self._blocked:  # their dependency may be this job
+            heapq.heappush(self._ready, (self._jobs[blocked].priority, blocked))
+        self._blocked.clear()
         if isinstance(result, Failure) and not isinstance(result.value, defer.CancelledError):
             log.failure("job {job} stopped unexpectedly", result, job=job_id)
         self._schedule()
@@ -327,7 +360,9 @@ class JobQueue:
                 continue
             old = job.status
             job.mark_waiting(index, self._now())
-            self._changed(job, old)
+            # Not written on its own: after a crash a waiting job is simply pending
+            # again, and the next durable write (running) carries this state too.
+            self._notify(job, old)
             ctx = LUContext(
                 self._clock,
                 self._locks,
@@ -356,13 +391,19 @@ class JobQueue:
             if not success:
                 return
 
-    def _locked(self, job: Job, index: int) -> None:
+    def _locked(self, job: Job, index: int) -> defer.Deferred[None]:
+        """The opcode holds its locks: record it running, durably, before it executes.
+
+        Were the opcode to run first, a crash could leave a file saying
+        "waiting" for work that was half done, and the restarted master
+        would run it again; recorded as running, it is failed instead.
+        """
         self._in_lock_wait.discard(job.id)
         old = job.status
         job.mark_running(index, self._now())
         if job.start_timestamp is None:
             job.start_timestamp = job.ops[index].start_timestamp
-        self._changed(job, old)
+        return self._changed(job, old)
 
     def _feedback(self, job: Job, index: int, message: str) -> None:
         job.add_log(index, "message", message, self._now())
@@ -413,7 +454,10 @@ class JobQueue:
                 raise OpPrereqError(f"invalid job id {job_id!r}") from None
         return self._jobs.get(job_id)
 
-    async def cancel(self, job_id: Any) -> list[Any]:
+    async def cancel(self, job_id: Any, kill: Any = False) -> list[Any]:
+        """Cancel a job (``kill``, Ganeti's forced cancel of a running job, is not offered)."""
+        if kill:
+            return [False, f"Job {job_id}: killing a running job is not supported; cancel it"]
         job = self._job(job_id)
         if job is None:
             return [False, f"Job {job_id} not found"]
@@ -439,6 +483,7 @@ class JobQueue:
         except CorralError as err:
             return [False, str(err)]
         await self._changed(job, job.status)
+        heapq.heappush(self._ready, (job.priority, job.id))
         self._schedule()
         if not changed:
             return [True, f"Job {job.id} has no opcode left to reprioritise"]

@@ -93,6 +93,8 @@ _KNOWN: Final[dict[str, type[errors.CorralError]]] = {
         LuxiError,
     )
 }
+#: Ganeti's name for the drained-queue refusal, which its clients recognise.
+_KNOWN["JobQueueDrainError"] = errors.OpPrereqError
 
 
 def decode_error(result: Any) -> errors.CorralError:

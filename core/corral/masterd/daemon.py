@@ -56,6 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-running-jobs", type=int, default=20, help="jobs that may run at once (default 20)"
     )
+    parser.add_argument(
+        "--io-threads", type=int, default=32, help="threads for job-file writes (default 32)"
+    )
     return parser.parse_args(argv)
 
 
@@ -66,6 +69,9 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
     queue_path.mkdir(parents=True, exist_ok=True)
     if socket_path.exists():
         socket_path.unlink()  # left by a daemon that died; we hold the only right to it
+    # Job files are written (and fsync'd) from threads: enough of them for the
+    # filesystem journal to commit many jobs' writes together.
+    reactor.suggestThreadPoolSize(args.io_threads)
     pm = build_plugin_manager()
     locks = LockManager(reactor)
     queue = JobQueue(

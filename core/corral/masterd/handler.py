@@ -50,14 +50,16 @@ class MasterHandler:
             close = difflib.get_close_matches(method, self._methods, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             raise LuxiError(f"unknown LUXI method {method!r}{hint}")
-        params = [
-            p.name
+        positional = [
+            p
             for p in inspect.signature(func).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
         ]
-        if len(args) != len(params):
+        required = [p.name for p in positional if p.default is p.empty]
+        if not len(required) <= len(args) <= len(positional):
+            names = ", ".join(p.name for p in positional)
             raise LuxiError(
-                f"{method} takes {len(params)} argument(s) ({', '.join(params)}), got {len(args)}"
+                f"{method} takes {len(required)} argument(s) ({names}), got {len(args)}"
             )
         result = func(*args)
         if inspect.isawaitable(result):
