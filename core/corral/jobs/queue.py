@@ -31,6 +31,7 @@ from corral.jobs.model import JobStatus
 from corral.jobs.model import OpStatus
 from corral.luxi.protocol import encode_error
 from corral.opcodes import load_opcode
+from corral.plugins.manager import call_impl
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -431,18 +432,12 @@ class JobQueue:
             watcher.callback(None)
         new = job.status
         if old != new:
+            before = None if old is None else str(old)
             for impl in self._pm.hook.corral_job_state_changed.get_hookimpls():
                 try:
-                    impl.function(
-                        *(
-                            {"job": job.id, "old": old and str(old), "new": str(new)}[a]
-                            for a in impl.argnames
-                        )
-                    )
+                    call_impl(impl, job=job.id, old=before, new=str(new))
                 except Exception:
-                    log.failure(
-                        "corral_job_state_changed of {plugin} failed", plugin=impl.plugin_name
-                    )
+                    log.failure("job state hook of {plugin} failed", plugin=impl.plugin_name)
 
     # -- operator requests ---------------------------------------------------------
 
