@@ -61,6 +61,10 @@ class LogicalUnit(ABC):
     #: Whether the LU needs the cluster lock exclusively (it changes cluster-wide
     #: state); most LUs hold it shared, so they run alongside each other.
     REQ_BGL: ClassVar[bool] = True
+    #: Whether running the opcode twice does no harm. Then it may start before
+    #: the job queue has durably recorded it as running (a crash in between
+    #: only means it runs again), which saves a disk sync per opcode.
+    IDEMPOTENT: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

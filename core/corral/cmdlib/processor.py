@@ -44,7 +44,9 @@ class Processor:
             )
             for level, (names, shared) in sorted(lu.declare_locks().items()):
                 await ctx.locks.acquire(owner, level, names, shared=shared, priority=priority)
-            await await_maybe(ctx.locked())
+            recorded = ctx.locked()
+            if not lu.IDEMPOTENT:  # see LogicalUnit.IDEMPOTENT
+                await await_maybe(recorded)
             await lu.check_prereq()
             env = lu.hooks_env()
             for outcome in self._pm.hook.corral_opcode_pre(op=op, env=env):

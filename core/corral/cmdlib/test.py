@@ -21,6 +21,7 @@ class LUTestDelay(LogicalUnit):
 
     OP_ID = "OP_TEST_DELAY"
     REQ_BGL = False
+    IDEMPOTENT = True  # a sleep: running it again after a crash changes nothing
 
     def check_arguments(self) -> None:
         if self.op.on_nodes or self.op.on_node_uuids:

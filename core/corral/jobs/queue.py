@@ -214,6 +214,8 @@ class JobQueue:
         self._running: dict[int, defer.Deferred[None]] = {}
         self._in_lock_wait: set[int] = set()
         self._watchers: dict[int, list[defer.Deferred[None]]] = {}
+        #: The status each job was last announced with (hooks see each change once).
+        self._announced: dict[int, JobStatus] = {}
         self._drained = False
 
     # -- start-up ----------------------------------------------------------------
@@ -297,7 +299,7 @@ class JobQueue:
         await self._files.persist(job)
         self._jobs[job_id] = job
         heapq.heappush(self._ready, (job.priority, job_id))
-        self._notify(job, None)
+        self._notify(job)
         self._schedule()
         return job_id
 
@@ -335,9 +337,8 @@ class JobQueue:
                 self._blocked.add(job_id)
                 continue
             if blocker is not None:
-                old = job.status
                 job.fail_unfinished(blocker, self._now())
-                self._changed(job, old)
+                self._changed(job)
                 continue
             running = defer.Deferred.fromCoroutine(self._run(job))
             self._running[job.id] = running
@@ -359,11 +360,10 @@ class JobQueue:
                 return
             if queued.status is OpStatus.SUCCESS:
                 continue
-            old = job.status
             job.mark_waiting(index, self._now())
             # Not written on its own: after a crash a waiting job is simply pending
             # again, and the next durable write (running) carries this state too.
-            self._notify(job, old)
+            self._notify(job)
             ctx = LUContext(
                 self._clock,
                 self._locks,
@@ -384,11 +384,10 @@ class JobQueue:
                 result, success = encode_error(OpExecError(f"internal error: {err}")), False
             finally:
                 self._in_lock_wait.discard(job.id)
-            old = job.status
             if job.ops[index].status is OpStatus.WAITING:
                 job.mark_running(index, self._now())  # failed before it held its locks
             job.finish_op(index, success, result, self._now())
-            await self._changed(job, old)
+            await self._changed(job)
             if not success:
                 return
 
@@ -400,17 +399,16 @@ class JobQueue:
         would run it again; recorded as running, it is failed instead.
         """
         self._in_lock_wait.discard(job.id)
-        old = job.status
         job.mark_running(index, self._now())
         if job.start_timestamp is None:
             job.start_timestamp = job.ops[index].start_timestamp
-        return self._changed(job, old)
+        return self._changed(job)
 
     def _feedback(self, job: Job, index: int, message: str) -> None:
         job.add_log(index, "message", message, self._now())
-        self._changed(job, job.status)
+        self._changed(job)
 
-    def _changed(self, job: Job, old: JobStatus | None) -> defer.Deferred[None]:
+    def _changed(self, job: Job) -> defer.Deferred[None]:
         """Persist the job; once that is durable, wake its watchers and tell the hooks.
 
         Nobody learns of a state (a final status, a log line) that a crash
@@ -421,17 +419,25 @@ class JobQueue:
         def saved(result: object) -> object:
             if isinstance(result, Failure):
                 log.failure("job {job} could not be saved", result, job=job.id)
-            self._notify(job, old)
+            self._notify(job)
             return None
 
         written.addBoth(saved)
         return written
 
-    def _notify(self, job: Job, old: JobStatus | None) -> None:
+    def _notify(self, job: Job) -> None:
+        """Wake the job's watchers and tell the hooks its status, if it changed.
+
+        The change reported is from the status last announced, so hooks see
+        each transition once and in order, even when several writes were
+        coalesced into one (a quick opcode's "running" may then never be
+        reported on its own: it was never on disk on its own).
+        """
         for watcher in self._watchers.pop(job.id, []):
             watcher.callback(None)
-        new = job.status
+        old, new = self._announced.get(job.id), job.status
         if old != new:
+            self._announced[job.id] = new
             before = None if old is None else str(old)
             for impl in self._pm.hook.corral_job_state_changed.get_hookimpls():
                 try:
@@ -456,13 +462,13 @@ class JobQueue:
         job = self._job(job_id)
         if job is None:
             return [False, f"Job {job_id} not found"]
-        old = job.status
-        if old in JOBS_FINALIZED or old is JobStatus.CANCELING:
-            return [False, f"Job {job.id} is {old} and cannot be canceled"]
+        status = job.status
+        if status in JOBS_FINALIZED or status is JobStatus.CANCELING:
+            return [False, f"Job {job.id} is {status} and cannot be canceled"]
         new = job.cancel(self._now())
         if new is JobStatus.CANCELED and job.id in self._in_lock_wait:
             self._running[job.id].cancel()  # gives back the locks it holds or waits for
-        await self._changed(job, old)
+        await self._changed(job)
         if new is JobStatus.CANCELED:
             return [True, f"Job {job.id} canceled"]
         return [True, f"Job {job.id} will be canceled when its running opcode ends"]
@@ -477,7 +483,7 @@ class JobQueue:
             changed = job.change_priority(priority)
         except CorralError as err:
             return [False, str(err)]
-        await self._changed(job, job.status)
+        await self._changed(job)
         heapq.heappush(self._ready, (job.priority, job.id))
         self._schedule()
         if not changed:
@@ -491,6 +497,7 @@ class JobQueue:
         await self._files.persist(job)  # the file must hold the final state first
         await threads.deferToThread(self._store.archive, job.id)
         del self._jobs[job.id]
+        self._announced.pop(job.id, None)
         return True
 
     async def auto_archive(self, age: Any, timeout: Any) -> list[int]:

@@ -46,9 +46,16 @@ async def test_hook_sees_every_status_change_after_it_is_saved(reactor, tmp_path
     job_id = await queue.submit([DELAY])
     assert await until_final(reactor, queue, job_id) == "success"
     await task.deferLater(reactor, 0.05, lambda: None)  # the final write's notification
-    assert seen[0] == (job_id, None, "queued")
-    assert seen[-1][2] == "success"
-    assert [new for _, _, new in seen] == ["queued", "waiting", "running", "success"]
+    statuses = [new for _, _, new in seen]
+    # Each transition once, in order, each from the one announced before it. A quick,
+    # idempotent opcode's "running" may be coalesced into its final write and not
+    # announced on its own.
+    assert statuses in (
+        ["queued", "waiting", "running", "success"],
+        ["queued", "waiting", "success"],
+    )
+    assert [old for _, old, _ in seen] == [None, *statuses[:-1]]
+    assert {job for job, _, _ in seen} == {job_id}
 
 
 @async_test
