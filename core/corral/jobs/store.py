@@ -117,7 +117,9 @@ class RecoveryReport:
 
     @property
     def serial_repaired(self) -> bool:
-        return self.serial_before != self.serial_after
+        """The serial file was wrong (a new, empty queue merely gets its first one)."""
+        fresh = self.serial_before is None and self.serial_after == 0
+        return self.serial_before != self.serial_after and not fresh
 
     def messages(self) -> list[str]:
         """One line per thing worth logging; empty when the queue was clean."""
