@@ -13,6 +13,27 @@ from stevedore import ExtensionManager
 
 MakeDist = Callable[..., Path]
 
+#: A minimal, complete hypervisor driver, for tests that install one as a plugin.
+MINI_HYPERVISOR = """
+from corral.api import Hypervisor, ConsoleInfo, NodeHvInfo
+
+class Mini(Hypervisor):
+    name = "mini"
+    async def start(self, instance, *, paused=False): pass
+    async def stop(self, instance, *, force=False, timeout=120): pass
+    async def reboot(self, instance): pass
+    async def list_instances(self): return []
+    async def instance_info(self, name): return None
+    async def node_info(self): return NodeHvInfo(1024, 1024, 0, 1)
+    def console(self, instance, node): return ConsoleInfo(instance.name, "message", message="none")
+"""
+
+
+@pytest.fixture
+def mini_hypervisor() -> str:
+    """Source of a minimal hypervisor module (see MINI_HYPERVISOR)."""
+    return MINI_HYPERVISOR
+
 
 @pytest.fixture
 def make_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeDist]:

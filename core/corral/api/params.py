@@ -31,13 +31,21 @@ class ParamsSchema(Schema):
 
 
 _DEFAULTS: dict[type[Schema], dict[str, Any]] = {}
+_SCHEMAS: dict[type[Schema], Schema] = {}
+
+
+def _schema(schema_cls: type[Schema]) -> Schema:
+    """One instance per schema class: schemas keep no state between loads."""
+    if schema_cls not in _SCHEMAS:
+        _SCHEMAS[schema_cls] = schema_cls()
+    return _SCHEMAS[schema_cls]
 
 
 def param_defaults(schema_cls: type[Schema]) -> dict[str, Any]:
     """Return (a fresh copy of) the default of every parameter the schema declares."""
     if schema_cls not in _DEFAULTS:
         out: dict[str, Any] = {}
-        for name, field in schema_cls().fields.items():
+        for name, field in _schema(schema_cls).fields.items():
             default = field.load_default
             out[name] = default() if callable(default) else default
         _DEFAULTS[schema_cls] = out
@@ -77,7 +85,7 @@ def load_params(
     Without ``fill`` the top-level keys are all optional and no default is
     added, but nested structures (an ipolicy's min/max specs) stay whole.
     """
-    schema = schema_cls()
+    schema = _schema(schema_cls)
     partial = False if fill else tuple(schema.fields)
     loaded: dict[str, Any] = schema.load(dict(values), partial=partial)
     return loaded

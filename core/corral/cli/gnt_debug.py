@@ -38,6 +38,7 @@ from corral.opcodes import load_opcode
 from corral.opcodes import make_opcode
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from collections.abc import Sequence
 
 
@@ -49,24 +50,23 @@ def _add_dry_run(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
-    return number
+def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid integer {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is {what}")
+        return number
+
+    return parse
 
 
-def _non_negative_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid integer {value!r}") from None
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative")
-    return number
+_positive_int = _int_at_least(1, "not a positive integer")
+_non_negative_int = _int_at_least(0, "negative")
 
 
 # -- delay --------------------------------------------------------------------

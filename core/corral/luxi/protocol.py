@@ -86,7 +86,6 @@ _KNOWN: Final[dict[str, type[errors.CorralError]]] = {
         errors.OpPrereqError,
         errors.OpExecError,
         errors.ConfigError,
-        errors.ParameterError,
         errors.PluginError,
         errors.HookVeto,
         ProtocolError,
@@ -108,9 +107,7 @@ def decode_error(result: Any) -> errors.CorralError:
         name, args = result
         message = "; ".join(str(a) for a in args) if args else name
         cls = _KNOWN.get(name)
-        if cls is errors.ParameterError or cls is None:
-            return LuxiError(f"{message}" if cls else f"{name}: {message}")
-        return cls(message)
+        return cls(message) if cls is not None else LuxiError(f"{name}: {message}")
     return LuxiError(f"the master daemon failed: {result!r}")
 
 

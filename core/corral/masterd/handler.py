@@ -23,6 +23,16 @@ if TYPE_CHECKING:
     from corral.jobs.queue import JobQueue
 
 
+def _positional(func: Callable[..., Any]) -> tuple[list[str], list[str]]:
+    """The names of ``func``'s required and of all its positional parameters."""
+    params = [
+        p
+        for p in inspect.signature(func).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    return [p.name for p in params if p.default is p.empty], [p.name for p in params]
+
+
 class MasterHandler:
     """Dispatches LUXI requests to the job queue."""
 
@@ -43,6 +53,8 @@ class MasterHandler:
             "SetDrainFlag": queue.set_drain,
             "SetWatcherPause": self._set_watcher_pause,
         }
+        #: (required, all) positional parameter names per method, worked out once.
+        self._arity = {name: _positional(func) for name, func in self._methods.items()}
 
     async def call(self, method: str, args: list[Any]) -> Any:
         func = self._methods.get(method)

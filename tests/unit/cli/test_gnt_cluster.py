@@ -10,19 +10,6 @@ import pytest
 from corral.cli.gnt_cluster import main
 from corral.config.store import ConfigStore
 
-GOOD = """
-from corral.api import Hypervisor, ConsoleInfo, NodeHvInfo
-
-class Mini(Hypervisor):
-    name = "mini"
-    async def start(self, instance, *, paused=False): pass
-    async def stop(self, instance, *, force=False, timeout=120): pass
-    async def reboot(self, instance): pass
-    async def list_instances(self): return []
-    async def instance_info(self, name): return None
-    async def node_info(self): return NodeHvInfo(1024, 1024, 0, 1)
-    def console(self, instance, node): return ConsoleInfo(instance.name, "message", message="none")
-"""
 STAMP = r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4}"
 
 
@@ -32,11 +19,11 @@ def _no_site_hooks(monkeypatch) -> None:
 
 
 @pytest.fixture
-def plugins(make_dist):
+def plugins(make_dist, mini_hypervisor):
     make_dist(
         "corral-hv-mini",
         {"corral.hypervisors": {"mini": "corral_mini:Mini"}},
-        {"corral_mini": GOOD},
+        {"corral_mini": mini_hypervisor},
         "1.2",
     )
     make_dist(

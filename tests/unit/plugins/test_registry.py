@@ -10,20 +10,6 @@ from corral.plugins.registry import DriverRegistry
 from corral.plugins.registry import installed
 from corral.plugins.registry import load_driver_class
 
-GOOD = """
-from corral.api import Hypervisor, ConsoleInfo, NodeHvInfo
-
-class Mini(Hypervisor):
-    name = "mini"
-    async def start(self, instance, *, paused=False): pass
-    async def stop(self, instance, *, force=False, timeout=120): pass
-    async def reboot(self, instance): pass
-    async def list_instances(self): return []
-    async def instance_info(self, name): return None
-    async def node_info(self): return NodeHvInfo(1024, 1024, 0, 1)
-    def console(self, instance, node): return ConsoleInfo(instance.name, "message", message="none")
-"""
-
 
 def test_missing_driver_names_the_distribution_to_install() -> None:
     with pytest.raises(PluginError) as err:
@@ -50,11 +36,11 @@ def test_installed_driver_is_listed_without_importing_it(make_dist) -> None:
     ]
 
 
-def test_good_driver_loads(make_dist) -> None:
+def test_good_driver_loads(make_dist, mini_hypervisor) -> None:
     make_dist(
         "corral-hv-mini",
         {"corral.hypervisors": {"mini": "corral_mini:Mini"}},
-        {"corral_mini": GOOD},
+        {"corral_mini": mini_hypervisor},
     )
     cls = load_driver_class(DriverKind.HYPERVISOR, "mini")
     assert cls.__name__ == "Mini" and cls.name == "mini"
@@ -76,11 +62,11 @@ def test_broken_driver_names_distribution_and_cause(make_dist) -> None:
     assert "pip install --force-reinstall corral-hv-broken" in msg
 
 
-def test_two_distributions_claiming_one_name_fail_loudly(make_dist) -> None:
+def test_two_distributions_claiming_one_name_fail_loudly(make_dist, mini_hypervisor) -> None:
     make_dist(
         "corral-hv-mini",
         {"corral.hypervisors": {"mini": "corral_mini:Mini"}},
-        {"corral_mini": GOOD},
+        {"corral_mini": mini_hypervisor},
     )
     make_dist("other-mini", {"corral.hypervisors": {"mini": "corral_mini:Mini"}})
     with pytest.raises(PluginError, match="provided by several distributions"):
@@ -88,21 +74,23 @@ def test_two_distributions_claiming_one_name_fail_loudly(make_dist) -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "problem"),
+    ("edit", "problem"),
     [
-        ("class Mini:\n    name = 'mini'\n", "is not a Hypervisor subclass"),
-        (GOOD.replace('name = "mini"', 'name = "other"'), "calls itself 'other'"),
+        (lambda src: "class Mini:\n    name = 'mini'\n", "is not a Hypervisor subclass"),
+        (lambda src: src.replace('name = "mini"', 'name = "other"'), "calls itself 'other'"),
         (
-            GOOD.replace('name = "mini"', 'name = "mini"\n    API_VERSION = 99'),
+            lambda src: src.replace('name = "mini"', 'name = "mini"\n    API_VERSION = 99'),
             "needs plugin API 99",
         ),
         (
-            GOOD.replace("    async def reboot(self, instance): pass\n", ""),
+            lambda src: src.replace("    async def reboot(self, instance): pass\n", ""),
             "does not implement reboot",
         ),
     ],
+    ids=["not-a-subclass", "other-name", "newer-api", "abstract"],
 )
-def test_contract_violations_are_refused(make_dist, source: str, problem: str) -> None:
+def test_contract_violations_are_refused(make_dist, mini_hypervisor, edit, problem: str) -> None:
+    source = edit(mini_hypervisor)
     make_dist(
         "corral-hv-mini",
         {"corral.hypervisors": {"mini": "corral_mini:Mini"}},
@@ -112,11 +100,11 @@ def test_contract_violations_are_refused(make_dist, source: str, problem: str) -
         load_driver_class(DriverKind.HYPERVISOR, "mini")
 
 
-def test_registry_refuses_drivers_the_cluster_has_not_enabled(make_dist) -> None:
+def test_registry_refuses_drivers_the_cluster_has_not_enabled(make_dist, mini_hypervisor) -> None:
     make_dist(
         "corral-hv-mini",
         {"corral.hypervisors": {"mini": "corral_mini:Mini"}},
-        {"corral_mini": GOOD},
+        {"corral_mini": mini_hypervisor},
     )
     registry = DriverRegistry(enabled={DriverKind.HYPERVISOR: ["kvm"]})
     with pytest.raises(
@@ -125,11 +113,13 @@ def test_registry_refuses_drivers_the_cluster_has_not_enabled(make_dist) -> None
         registry.driver_class(DriverKind.HYPERVISOR, "mini")
 
 
-def test_registry_allows_any_installed_driver_of_a_kind_it_does_not_restrict(make_dist) -> None:
+def test_registry_allows_any_installed_driver_of_a_kind_it_does_not_restrict(
+    make_dist, mini_hypervisor
+) -> None:
     make_dist(
         "corral-hv-mini",
         {"corral.hypervisors": {"mini": "corral_mini:Mini"}},
-        {"corral_mini": GOOD},
+        {"corral_mini": mini_hypervisor},
     )
     registry = DriverRegistry(enabled={DriverKind.STORAGE: ["file"]})
     assert registry.driver_class(DriverKind.HYPERVISOR, "mini").name == "mini"
@@ -148,11 +138,13 @@ def test_load_enabled_reports_every_failure_at_once() -> None:
     ]
 
 
-def test_driver_objects_are_built_once_with_the_context(make_dist, driver_context) -> None:
+def test_driver_objects_are_built_once_with_the_context(
+    make_dist, mini_hypervisor, driver_context
+) -> None:
     make_dist(
         "corral-hv-mini",
         {"corral.hypervisors": {"mini": "corral_mini:Mini"}},
-        {"corral_mini": GOOD},
+        {"corral_mini": mini_hypervisor},
     )
     registry = DriverRegistry(driver_context)
     driver = registry.driver(DriverKind.HYPERVISOR, "mini")
@@ -160,11 +152,11 @@ def test_driver_objects_are_built_once_with_the_context(make_dist, driver_contex
     assert registry.driver(DriverKind.HYPERVISOR, "mini") is driver
 
 
-def test_registry_without_context_cannot_build_drivers(make_dist) -> None:
+def test_registry_without_context_cannot_build_drivers(make_dist, mini_hypervisor) -> None:
     make_dist(
         "corral-hv-mini",
         {"corral.hypervisors": {"mini": "corral_mini:Mini"}},
-        {"corral_mini": GOOD},
+        {"corral_mini": mini_hypervisor},
     )
     with pytest.raises(PluginError, match="no node context"):
         DriverRegistry().driver(DriverKind.HYPERVISOR, "mini")
