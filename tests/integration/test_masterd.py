@@ -1,8 +1,9 @@
-"""The master daemon over its real socket: jobs, order, priorities, cancel, bad input."""
+"""The master daemon over its real socket: jobs, order, priorities, cancel, kill, bad input."""
 
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 
@@ -119,6 +120,39 @@ def test_a_cancelled_job_never_runs_its_opcode(master_factory) -> None:
         assert status == "canceled" and opstatus == ["canceled"]
         assert oplog == [[]] and opexec == [None]
         assert client.cancel_job(victim)[0] is False
+
+
+def test_kill_stops_a_running_job_at_once(master_factory) -> None:
+    import time
+
+    master = master_factory("--max-running-jobs", "1")
+    with master.client() as client:
+        victim = client.submit_job([delay(120.0), delay(0.0)])
+        deadline = time.monotonic() + 20
+        while client.query_jobs([victim], ["status"])[0][0] != "running":
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.02)
+        follower = client.submit_job([delay(0.0)])  # waits for the running slot
+        started = time.monotonic()
+        ok, message = client.call("CancelJob", victim, True)
+        assert ok and message == f"Job {victim} killed"
+        status, opstatus, opresult, end_ts = client.query_jobs(
+            [victim], ["status", "opstatus", "opresult", "end_ts"]
+        )[0]
+        assert time.monotonic() - started < 5
+        assert status == "error" and opstatus == ["error", "error"] and end_ts is not None
+        assert opresult == ["Job killed by request", "Job killed by request"]
+        # Same locks, same slot: the next job runs.
+        assert wait_all(client, [follower], timeout=20) == [[follower, "success"]]
+        ok, message = client.call("CancelJob", victim, True)
+        assert not ok and message == f"Job {victim} is error and cannot be killed"
+    master.kill(signal.SIGTERM)  # the kill was on disk: a restart finds the same job
+    master.start()
+    with master.client() as client:
+        assert client.query_jobs([victim], ["status", "opresult"])[0] == [
+            "error",
+            ["Job killed by request", "Job killed by request"],
+        ]
 
 
 def test_drain_flag_refuses_new_jobs(master_factory) -> None:

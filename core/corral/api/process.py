@@ -3,6 +3,9 @@
 Drivers never call :mod:`subprocess`: slow commands (qemu-img, ip, dd, OS
 scripts) go through the :class:`ProcessRunner` in their
 :class:`~corral.api.context.DriverContext`, which tests can replace.
+
+Cancelling a run (a killed job cancels the coroutine it runs in) stops
+its child: nothing a job started outlives the job.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ if TYPE_CHECKING:
     from twisted.internet.interfaces import IReactorProcess
     from twisted.internet.interfaces import IReactorTime
     from twisted.python.failure import Failure
+
+#: Seconds a child has after SIGTERM (timeout or cancellation) before it gets SIGKILL.
+KILL_GRACE = 5.0
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,10 @@ class ProcessResult:
 
 class _Collector(protocol.ProcessProtocol):
     def __init__(self, stdin: bytes | None) -> None:
-        self.done: defer.Deferred[int | None] = defer.Deferred()
         self._stdin = stdin
+        self._ended = False
+        self._code: int | None = None
+        self._waiters: list[defer.Deferred[int | None]] = []
         self._out: list[bytes] = []
         self._err: list[bytes] = []
 
@@ -73,13 +81,35 @@ class _Collector(protocol.ProcessProtocol):
         code: int | None = value.exitCode if isinstance(value, tx_error.ProcessTerminated) else 0
         if isinstance(value, tx_error.ProcessTerminated) and value.signal is not None:
             code = None
-        self.done.callback(code)
+        self._ended, self._code = True, code
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            waiter.callback(code)
+
+    def ended(self) -> defer.Deferred[int | None]:
+        """The exit code once the child has ended and its pipes are closed.
+
+        Each call gets a Deferred of its own, so that a cancelled wait can
+        be followed by another one (while the child is being stopped).
+        """
+        if self._ended:
+            return defer.succeed(self._code)
+        waiter: defer.Deferred[int | None] = defer.Deferred()
+        self._waiters.append(waiter)
+        return waiter
 
     def output(self) -> tuple[str, str]:
         return (
             b"".join(self._out).decode("utf-8", "replace"),
             b"".join(self._err).decode("utf-8", "replace"),
         )
+
+
+def _signal(transport: Any, sig: int) -> None:
+    try:
+        transport.signalProcess(sig)
+    except tx_error.ProcessExitedAlready:
+        pass
 
 
 class ProcessRunner:
@@ -102,7 +132,12 @@ class ProcessRunner:
 
         ``env`` replaces the environment entirely (OS and hook scripts expect a
         controlled one); ``None`` inherits corral's. After ``timeout`` seconds
-        the process gets SIGTERM, then SIGKILL five seconds later.
+        the process gets SIGTERM, then SIGKILL :data:`KILL_GRACE` seconds later.
+
+        Cancelled, the run stops the child the same way (SIGTERM, then
+        SIGKILL; at once if cancelled again) and raises CancelledError only
+        once the child is gone, so that whoever holds locks for it keeps
+        them until then.
         """
         args = [str(a) for a in argv]
         proto = _Collector(stdin)
@@ -117,18 +152,38 @@ class ProcessRunner:
             def _kill(sig: int) -> None:
                 nonlocal timed_out
                 timed_out = True
-                try:
-                    transport.signalProcess(sig)
-                except tx_error.ProcessExitedAlready:
-                    pass
+                _signal(transport, sig)
 
             calls.append(self._clock.callLater(timeout, _kill, signal.SIGTERM))
-            calls.append(self._clock.callLater(timeout + 5, _kill, signal.SIGKILL))
+            calls.append(self._clock.callLater(timeout + KILL_GRACE, _kill, signal.SIGKILL))
         try:
-            code = await proto.done
+            code = await proto.ended()
+        except defer.CancelledError:
+            await self._stop(transport, proto)
+            raise
         finally:
             for call in calls:
                 if call.active():
                     call.cancel()
         out, err = proto.output()
         return ProcessResult(args, code, out, err, timed_out)
+
+    async def _stop(self, transport: Any, proto: _Collector) -> None:
+        """Terminate a child whose run was cancelled, and wait until it has ended.
+
+        Our ends of its pipes are closed, so that a process it started and
+        that keeps them open cannot hold the wait up.
+        """
+        _signal(transport, signal.SIGTERM)
+        transport.loseConnection()
+        escalation = self._clock.callLater(KILL_GRACE, _signal, transport, signal.SIGKILL)
+        try:
+            while True:
+                try:
+                    await proto.ended()
+                    return
+                except defer.CancelledError:
+                    _signal(transport, signal.SIGKILL)  # cancelled again: no more grace
+        finally:
+            if escalation.active():
+                escalation.cancel()

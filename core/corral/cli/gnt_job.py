@@ -18,7 +18,12 @@ corral differs, or chose among things Ganeti left open:
   offered, since the master's ``QueryJobs`` covers the live queue only;
 * ``info`` without a job ID shows every job, as the man page says;
 * an unknown ``-o`` field is an error (exit status 14, Ganeti's
-  EXIT_UNKNOWN_FIELD) instead of a column of ``??``.
+  EXIT_UNKNOWN_FIELD) instead of a column of ``??``;
+* ``cancel --kill`` (confirmed with ``--yes-do-it``, as in Ganeti) has no
+  job process to send SIGKILL to: the master stops the running opcode where
+  it stands (its child processes get SIGTERM, then SIGKILL), gives back its
+  locks and fails it and the opcodes after it with "Job killed by request";
+  the answer comes once the job is final.
 """
 
 from __future__ import annotations
@@ -579,14 +584,28 @@ def _multi_job_action(
 
 
 def _configure_cancel(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "Queued and waiting jobs are canceled at once and never run their opcodes. "
+        "A running job becomes canceling: its running opcode finishes, and the later "
+        "ones are canceled. With --kill --yes-do-it a running or canceling job is "
+        "stopped at once instead: its child processes are terminated, its locks given "
+        "back, and its running opcode and the later ones end as error with the result "
+        "'Job killed by request'. Finished jobs can be neither canceled nor killed."
+    )
     parser.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
     parser.add_argument(
         "--kill",
         action="store_true",
-        help="kill running jobs with SIGKILL (dangerous: needs --yes-do-it)",
+        help="also stop running jobs at once, in the middle of their opcode (dangerous: "
+        "whatever the opcode was changing may be left half done, for you to clean up); "
+        "needs --yes-do-it",
     )
     parser.add_argument(
-        "--yes-do-it", "--ya-rly", dest="yes_do_it", action="store_true", help="really use --kill"
+        "--yes-do-it",
+        "--ya-rly",
+        dest="yes_do_it",
+        action="store_true",
+        help="confirm --kill",
     )
     _status_filter_options(parser, ["pending", "queued", "waiting"])
     parser.add_argument(

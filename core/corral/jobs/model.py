@@ -18,7 +18,8 @@ understand. The opcode statuses move like this::
     canceling         -> success, error     the opcode that was running ends
     canceling         -> canceled           the later ones, once it has ended
     any unfinished    -> error              an earlier opcode failed, or
-                                            fail_unfinished() (master restart)
+                                            fail_unfinished() (master restart),
+                                            or kill() of a running job
 
 Timestamps are Ganeti's ``(seconds, microseconds)`` pairs; methods take
 ``now`` as seconds since the epoch (``time.time()``) and convert it. Log
@@ -106,6 +107,8 @@ LOG_TYPES: Final = frozenset(
 
 #: Result given to opcodes canceled by request (Ganeti's text).
 CANCELED_RESULT: Final = "Job canceled by request"
+#: Result given to the running opcode of a killed job and to those after it.
+KILLED_RESULT: Final = "Job killed by request"
 #: Result given to the opcodes after one that failed: an encoded OpExecError,
 #: as Ganeti stores it.
 PRECEDING_FAILED_RESULT: Final = ("OpExecError", ("Preceding opcode failed",))
@@ -435,6 +438,26 @@ class Job:
             str(JobStatus.CANCELED),
             f"job {self.id} is {status}, so it cannot be canceled: {hint}",
         )
+
+    def kill(self, now: float) -> list[int]:
+        """Record a forced cancel: every unfinished opcode fails with :data:`KILLED_RESULT`.
+
+        Only for a running or canceling job, whose running opcode was
+        stopped where it stood: its effect is unknown, so, as Ganeti does
+        for a killed job, it ends as error, not canceled. Returns the
+        indexes of the opcodes changed.
+        """
+        status = self.status
+        if status not in (JobStatus.RUNNING, JobStatus.CANCELING):
+            raise JobStateError(
+                self.id,
+                None,
+                str(status),
+                str(JobStatus.ERROR),
+                f"job {self.id} is {status}, so it cannot be killed: only a running or "
+                "canceling job is killed; cancel a queued or waiting one",
+            )
+        return self.fail_unfinished(KILLED_RESULT, now)
 
     def fail_unfinished(self, reason: str, now: float) -> list[int]:
         """Fail every unfinished opcode with ``reason`` as its result.

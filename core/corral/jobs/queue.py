@@ -48,6 +48,9 @@ log = Logger()
 
 #: WaitForJobChange's answer when nothing changed in time (Ganeti's JOB_NOTCHANGED).
 NO_CHANGE = "nochange"
+#: Seconds CancelJob with kill waits for the killed job to stop before answering
+#: anyway (an LU that swallows the cancellation must not hang its caller).
+KILL_WAIT = 30.0
 
 
 class JobQueueDrainError(OpPrereqError):
@@ -213,6 +216,8 @@ class JobQueue:
         self._blocked: set[int] = set()
         self._running: dict[int, defer.Deferred[None]] = {}
         self._in_lock_wait: set[int] = set()
+        #: Running jobs a kill was asked for: whatever their opcode does now, it is killed.
+        self._killing: set[int] = set()
         self._watchers: dict[int, list[defer.Deferred[None]]] = {}
         #: The status each job was last announced with (hooks see each change once).
         self._announced: dict[int, JobStatus] = {}
@@ -347,6 +352,12 @@ class JobQueue:
     def _finished(self, result: object, job_id: int) -> None:
         del self._running[job_id]
         self._in_lock_wait.discard(job_id)
+        if job_id in self._killing:
+            self._killing.discard(job_id)
+            job = self._jobs[job_id]
+            if not job.is_finalized:  # _run died before recording the kill
+                job.kill(self._now())
+                self._changed(job)
         for blocked in self._blocked:  # their dependency may be this job
             heapq.heappush(self._ready, (self._jobs[blocked].priority, blocked))
         self._blocked.clear()
@@ -376,7 +387,9 @@ class JobQueue:
                 result = await self._processor.run(ctx, queued.opcode(), queued.priority)
                 success = True
             except defer.CancelledError:
-                return  # canceled while waiting for locks: cancel() recorded it
+                if job.id not in self._killing:
+                    return  # canceled while waiting for locks: cancel() recorded it
+                result, success = None, False
             except CorralError as err:
                 result, success = encode_error(err), False
             except Exception as err:
@@ -384,11 +397,19 @@ class JobQueue:
                 result, success = encode_error(OpExecError(f"internal error: {err}")), False
             finally:
                 self._in_lock_wait.discard(job.id)
+            killed = job.id in self._killing
+            if killed and not success:
+                # Stopped where it stood (or failed of it): its effect is unknown.
+                job.kill(self._now())
+                await self._changed(job)
+                return
             if job.ops[index].status is OpStatus.WAITING:
                 job.mark_running(index, self._now())  # failed before it held its locks
             job.finish_op(index, success, result, self._now())
+            if killed and not job.is_finalized:
+                job.kill(self._now())  # it ended before the kill reached it; the rest not
             await self._changed(job)
-            if not success:
+            if not success or killed:
                 return
 
     def _locked(self, job: Job, index: int) -> defer.Deferred[None]:
@@ -402,7 +423,12 @@ class JobQueue:
         job.mark_running(index, self._now())
         if job.start_timestamp is None:
             job.start_timestamp = job.ops[index].start_timestamp
-        return self._changed(job)
+        # The opcode waits on a Deferred of its own: a kill cancels what the opcode
+        # awaits, and cancelling the write itself would be swallowed by its error
+        # handler, letting the opcode go on as if nothing had happened.
+        recorded: defer.Deferred[None] = defer.Deferred()
+        self._changed(job).chainDeferred(recorded)
+        return recorded
 
     def _feedback(self, job: Job, index: int, message: str) -> None:
         job.add_log(index, "message", message, self._now())
@@ -456,15 +482,23 @@ class JobQueue:
         return self._jobs.get(job_id)
 
     async def cancel(self, job_id: Any, kill: Any = False) -> list[Any]:
-        """Cancel a job (``kill``, Ganeti's forced cancel of a running job, is not offered)."""
-        if kill:
-            return [False, f"Job {job_id}: killing a running job is not supported; cancel it"]
+        """Cancel a job; with ``kill`` (Ganeti's forced cancel) a running one too.
+
+        Without ``kill`` a running job only becomes canceling: its opcode is
+        left to finish, so that nothing is half done. A kill stops it at
+        once, for an opcode that hangs or must not go on.
+        """
+        if not isinstance(kill, bool):
+            raise OpPrereqError(f"kill must be true or false, not {kill!r}")
         job = self._job(job_id)
         if job is None:
             return [False, f"Job {job_id} not found"]
         status = job.status
+        if kill and status in (JobStatus.RUNNING, JobStatus.CANCELING):
+            return await self._kill(job)
         if status in JOBS_FINALIZED or status is JobStatus.CANCELING:
-            return [False, f"Job {job.id} is {status} and cannot be canceled"]
+            verb = "killed" if kill else "canceled"
+            return [False, f"Job {job.id} is {status} and cannot be {verb}"]
         new = job.cancel(self._now())
         if new is JobStatus.CANCELED and job.id in self._in_lock_wait:
             self._running[job.id].cancel()  # gives back the locks it holds or waits for
@@ -472,6 +506,33 @@ class JobQueue:
         if new is JobStatus.CANCELED:
             return [True, f"Job {job.id} canceled"]
         return [True, f"Job {job.id} will be canceled when its running opcode ends"]
+
+    async def _kill(self, job: Job) -> list[Any]:
+        """Stop a running job's opcode where it stands; answer once the job is final.
+
+        Cancelling the job's coroutine raises CancelledError at the
+        opcode's current await point: timers are cancelled, child processes
+        are terminated (see :class:`~corral.api.process.ProcessRunner`), the
+        processor gives back every lock, and :meth:`_run` records the kill.
+        """
+        running = self._running.get(job.id)
+        if running is None:  # not executing here (cannot happen after recovery)
+            job.kill(self._now())
+            await self._changed(job)
+            return [True, f"Job {job.id} killed"]
+        first = job.id not in self._killing
+        self._killing.add(job.id)
+        stopped: defer.Deferred[None] = defer.Deferred()
+        # After _finished; by then the wait may have timed out (stopped is called).
+        running.addBoth(lambda _: None if stopped.called else stopped.callback(None))
+        stopped.addTimeout(KILL_WAIT, self._clock)
+        if first:  # a second kill waits for the first: once stopping, it only records
+            running.cancel()
+        try:
+            await stopped
+        except defer.TimeoutError:
+            return [True, f"Job {job.id} is being killed; its opcode has not stopped yet"]
+        return [True, f"Job {job.id} killed"]
 
     async def change_priority(self, job_id: Any, priority: Any) -> list[Any]:
         job = self._job(job_id)

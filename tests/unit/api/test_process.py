@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import pytest
+from twisted.internet import defer
+from twisted.internet import task
 
 from corral.api import CommandError
 from corral.api import ProcessRunner
+from corral.api import process
 from corral.testing import async_test
 
 
@@ -51,8 +57,6 @@ async def test_stdin_and_cwd(reactor, tmp_path) -> None:
 
 @async_test
 async def test_reactor_keeps_running_while_a_child_works(reactor) -> None:
-    from twisted.internet import task
-
     ticks = []
     loop = task.LoopingCall(lambda: ticks.append(1))
     loop.start(0.02)
@@ -61,3 +65,71 @@ async def test_reactor_keeps_running_while_a_child_works(reactor) -> None:
     finally:
         loop.stop()
     assert len(ticks) >= 5
+
+
+async def _started(reactor, pid_file) -> int:
+    """The pid a child wrote to ``pid_file``, once it has."""
+    for _ in range(500):
+        if pid_file.exists() and pid_file.read_text().strip():
+            return int(pid_file.read_text())
+        await task.deferLater(reactor, 0.01, lambda: None)
+    raise AssertionError("the child did not start")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@async_test
+async def test_cancel_terminates_the_child_before_raising(reactor, tmp_path) -> None:
+    pid_file = tmp_path / "pid"
+    run = defer.Deferred.fromCoroutine(
+        ProcessRunner(reactor).run(["/bin/sh", "-c", f"echo $$ > {pid_file}; exec sleep 30"])
+    )
+    pid = await _started(reactor, pid_file)
+    run.cancel()
+    with pytest.raises(defer.CancelledError):
+        await run
+    assert not _alive(pid)  # reaped before the cancellation came through
+
+
+@async_test
+async def test_cancel_kills_a_child_that_ignores_sigterm(reactor, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(process, "KILL_GRACE", 0.3)
+    pid_file = tmp_path / "pid"
+    script = f"trap '' TERM; echo $$ > {pid_file}; exec sleep 30"
+    run = defer.Deferred.fromCoroutine(ProcessRunner(reactor).run(["/bin/sh", "-c", script]))
+    pid = await _started(reactor, pid_file)
+    started = time.monotonic()
+    run.cancel()
+    with pytest.raises(defer.CancelledError):
+        await run
+    assert 0.3 <= time.monotonic() - started < 5
+    assert not _alive(pid)
+
+
+@async_test
+async def test_a_second_cancel_kills_at_once(reactor, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(process, "KILL_GRACE", 60.0)
+    pid_file = tmp_path / "pid"
+    script = f"trap '' TERM; echo $$ > {pid_file}; exec sleep 30"
+    run = defer.Deferred.fromCoroutine(ProcessRunner(reactor).run(["/bin/sh", "-c", script]))
+    pid = await _started(reactor, pid_file)
+    ended: list[object] = []
+
+    def seen(result: object) -> object:
+        ended.append(result)
+        return result
+
+    run.addBoth(seen)
+    run.cancel()
+    await task.deferLater(reactor, 0.1, lambda: None)
+    assert _alive(pid) and not ended  # SIGTERM ignored; the run waits for the child
+    run.cancel()
+    with pytest.raises(defer.CancelledError):
+        await run
+    assert not _alive(pid)

@@ -180,6 +180,9 @@ class FakeMaster:
             return [False, f"Job {job_id} not found"]
         if job.is_finalized:
             return [False, f"Job {job_id} is no longer waiting in the queue"]
+        if kill and str(job.status) in ("running", "canceling"):
+            job.kill(self.now)
+            return [True, f"Job {job_id} killed"]
         status = job.cancel(self.now)
         if str(status) == "canceled":
             return [True, f"Job {job_id} canceled"]
@@ -657,6 +660,34 @@ async def test_cancel_kill_needs_confirmation(queue, capsys) -> None:
     )
     assert await gnt_job("cancel", "--kill", "--yes-do-it", "3") == 0
     assert ("CancelJob", [3, True]) in queue.calls
+    assert capsys.readouterr().out == "Job 3 killed\n"
+    assert queue.jobs[3].ops[0].result == "Job killed by request"
+    assert await gnt_job("cancel", "--kill", "--ya-rly", "3") == 1
+    assert capsys.readouterr().out == "Job 3 is no longer waiting in the queue\n"
+
+
+@async_test
+async def test_cancel_kill_by_status_asks_to_kill(queue, capsys, monkeypatch) -> None:
+    asked: list[str] = []
+
+    def yes(question: str) -> bool:
+        asked.append(question)
+        return True
+
+    monkeypatch.setattr(job_tool, "ask_user", yes)
+    assert await gnt_job("cancel", "--kill", "--yes-do-it", "--pending") == 0
+    assert asked == ["KILL job(s) listed above?"]
+    assert capsys.readouterr().out.splitlines()[-1] == "Job 4 canceled"
+    assert ("CancelJob", [4, True]) in queue.calls
+
+
+def test_cancel_help_explains_kill(capsys) -> None:
+    with pytest.raises(SystemExit):
+        job_tool.main(["cancel", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--kill also stop running jobs at once" in out
+    assert "--yes-do-it, --ya-rly confirm --kill" in out
+    assert "end as error with the result 'Job killed by request'" in out
 
 
 @async_test

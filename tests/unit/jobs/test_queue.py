@@ -1,11 +1,20 @@
-"""The job queue in-process: hook notifications and cancelling a job that waits for locks."""
+"""The job queue in-process: hook notifications, cancelling and killing jobs."""
 
 from __future__ import annotations
 
+import os
+
+import pytest
+from twisted.internet import defer
 from twisted.internet import task
 
+from corral.api import OpPrereqError
+from corral.api import ProcessRunner
 from corral.api import hookimpl
 from corral.cmdlib.processor import Processor
+from corral.cmdlib.test import LUTestDelay
+from corral.jobs import queue as queue_module
+from corral.jobs.model import KILLED_RESULT
 from corral.jobs.queue import JobQueue
 from corral.jobs.store import JobStore
 from corral.locking import ALL
@@ -89,3 +98,196 @@ async def test_failed_dependency_fails_the_job_with_a_reason(reactor, tmp_path) 
     assert await until_final(reactor, queue, follower) == "error"
     result = queue.query([follower], ["opresult"])[0][0][0]
     assert result == f"dependency job {bad} ended as error, not one of success"
+
+
+async def until_status(reactor, queue: JobQueue, job_id: int, wanted: str) -> None:
+    for _ in range(500):
+        if queue.query([job_id], ["status"])[0][0] == wanted:
+            return
+        await task.deferLater(reactor, 0.01, lambda: None)
+    raise AssertionError(f"job {job_id} never became {wanted}")
+
+
+@async_test
+async def test_kill_stops_a_running_job_at_once_and_frees_everything(
+    reactor, tmp_path, monkeypatch
+) -> None:
+    seen: list[tuple[int, str | None, str]] = []
+
+    class Recorder:
+        @hookimpl
+        def corral_job_state_changed(self, job, old, new):
+            seen.append((job, old, new))
+
+    # Held exclusively, the cluster lock shows whether the kill gave it back.
+    monkeypatch.setattr(LUTestDelay, "REQ_BGL", True)
+    queue, locks = make_queue(reactor, tmp_path, Recorder())
+    await queue.start()
+    job_id = await queue.submit([DELAY, {**DELAY, "duration": 30.0}, DELAY])
+    await until_status(reactor, queue, job_id, "running")
+    assert locks.owners() == [job_id]
+    started = reactor.seconds()
+    ok, message = await queue.cancel(job_id, True)
+    assert ok and message == f"Job {job_id} killed"
+    assert reactor.seconds() - started < 5
+    expected = [["success", "error", "error"], [None, KILLED_RESULT, KILLED_RESULT]]
+    # Final when the answer comes: in memory, on disk, for watchers.
+    assert queue.query([job_id], ["opstatus", "opresult"])[0] == expected
+    on_disk = JobStore(tmp_path / "queue").load(job_id)
+    assert [str(op.status) for op in on_disk.ops] == expected[0]
+    assert [op.result for op in on_disk.ops] == expected[1]
+    assert on_disk.end_timestamp is not None
+    assert locks.owners() == [] and locks.info() == []
+    assert not [c for c in reactor.getDelayedCalls() if c.getTime() > reactor.seconds() + 10]
+    statuses = [new for _, _, new in seen]
+    assert statuses.count("error") == 1 and statuses[-1] == "error"
+    # The next job takes the same lock and runs.
+    follower = await queue.submit([DELAY])
+    assert await until_final(reactor, queue, follower) == "success"
+    assert (await queue.cancel(job_id, True)) == [
+        False,
+        f"Job {job_id} is error and cannot be killed",
+    ]
+
+
+@async_test
+async def test_kill_of_a_pending_job_is_a_plain_cancel(reactor, tmp_path) -> None:
+    queue, locks = make_queue(reactor, tmp_path)
+    await queue.start()
+    await locks.acquire("maintenance", Level.CLUSTER, ALL)
+    waiting = await queue.submit([DELAY])
+    await until_status(reactor, queue, waiting, "waiting")
+    queue.max_running = 1
+    queued = await queue.submit([DELAY])
+    for job_id in (waiting, queued):
+        assert (await queue.cancel(job_id, True)) == [True, f"Job {job_id} canceled"]
+        assert queue.query([job_id], ["status", "opresult"])[0] == [
+            "canceled",
+            ["Job canceled by request"],
+        ]
+    assert locks.owners() == ["maintenance"]
+    locks.release_all("maintenance")
+
+
+@async_test
+async def test_kill_of_a_canceling_job_stops_it(reactor, tmp_path) -> None:
+    queue, locks = make_queue(reactor, tmp_path)
+    await queue.start()
+    job_id = await queue.submit([{**DELAY, "duration": 30.0}, DELAY])
+    await until_status(reactor, queue, job_id, "running")
+    ok, _ = await queue.cancel(job_id)
+    assert ok and queue.query([job_id], ["status"])[0][0] == "canceling"
+    assert (await queue.cancel(job_id)) == [
+        False,
+        f"Job {job_id} is canceling and cannot be canceled",
+    ]
+    assert (await queue.cancel(job_id, True)) == [True, f"Job {job_id} killed"]
+    assert queue.query([job_id], ["opstatus", "opresult"])[0] == [
+        ["error", "error"],
+        [KILLED_RESULT, KILLED_RESULT],
+    ]
+    assert locks.info() == []
+
+
+@async_test
+async def test_kill_terminates_the_child_process_of_the_opcode(reactor, tmp_path) -> None:
+    pid_file = tmp_path / "pid"
+
+    class SlowHook:
+        @hookimpl
+        def corral_opcode_pre(self, op, env):
+            script = f"echo $$ > {pid_file}; exec sleep 30"
+            return defer.Deferred.fromCoroutine(
+                ProcessRunner(reactor).run(["/bin/sh", "-c", script])
+            )
+
+    queue, locks = make_queue(reactor, tmp_path, SlowHook())
+    await queue.start()
+    job_id = await queue.submit([DELAY])
+    for _ in range(500):
+        if pid_file.exists() and pid_file.read_text().strip():
+            break
+        await task.deferLater(reactor, 0.01, lambda: None)
+    pid = int(pid_file.read_text())
+    # A second kill while the first is under way waits for the same end.
+    kills = [defer.Deferred.fromCoroutine(queue.cancel(job_id, True)) for _ in range(2)]
+    answers = await defer.gatherResults(kills)
+    assert answers == [[True, f"Job {job_id} killed"]] * 2
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert queue.query([job_id], ["opresult"])[0][0] == [KILLED_RESULT]
+    assert locks.info() == []
+
+
+@async_test
+async def test_kill_while_the_running_state_is_written_stops_the_opcode(
+    reactor, tmp_path, monkeypatch
+) -> None:
+    # A non-idempotent opcode waits for "running" to be on disk before it starts;
+    # a kill in that wait must stop it, not be taken for the end of the write.
+    monkeypatch.setattr(LUTestDelay, "IDEMPOTENT", False)
+    queue, locks = make_queue(reactor, tmp_path)
+    await queue.start()
+    files = queue._files
+    real_persist = files.persist
+    held: list[defer.Deferred[None]] = []
+
+    def slow_running_write(job):
+        written = real_persist(job)
+        if str(job.status) != "running":
+            return written
+        late: defer.Deferred[None] = defer.Deferred()
+        held.append(late)
+        return late.addCallback(lambda _: written)
+
+    monkeypatch.setattr(files, "persist", slow_running_write)
+    job_id = await queue.submit([{**DELAY, "repeat": 1}])
+    for _ in range(500):
+        if held:
+            break
+        await task.deferLater(reactor, 0.01, lambda: None)
+    assert (await queue.cancel(job_id, True)) == [True, f"Job {job_id} killed"]
+    held[0].callback(None)
+    status, oplog, opresult = queue.query([job_id], ["status", "oplog", "opresult"])[0]
+    assert (status, oplog, opresult) == ("error", [[]], [KILLED_RESULT])
+    assert locks.info() == []
+
+
+@async_test
+async def test_kill_answers_in_time_even_if_the_opcode_is_slow_to_stop(
+    reactor, tmp_path, monkeypatch
+) -> None:
+    class SlowToStop:
+        @hookimpl
+        def corral_opcode_pre(self, op, env):
+            async def wait() -> None:
+                try:
+                    await task.deferLater(reactor, 30, lambda: None)
+                except defer.CancelledError:
+                    await task.deferLater(reactor, 0.5, lambda: None)  # a long clean-up
+                    raise
+
+            return defer.Deferred.fromCoroutine(wait())
+
+    monkeypatch.setattr(queue_module, "KILL_WAIT", 0.1)
+    queue, locks = make_queue(reactor, tmp_path, SlowToStop())
+    await queue.start()
+    job_id = await queue.submit([DELAY])
+    await until_status(reactor, queue, job_id, "running")
+    assert (await queue.cancel(job_id, True)) == [
+        True,
+        f"Job {job_id} is being killed; its opcode has not stopped yet",
+    ]
+    assert queue.query([job_id], ["status"])[0][0] == "running"
+    assert await until_final(reactor, queue, job_id) == "error"
+    assert queue.query([job_id], ["opresult"])[0][0] == [KILLED_RESULT]
+    assert locks.info() == []
+
+
+@async_test
+async def test_kill_argument_must_be_a_boolean(reactor, tmp_path) -> None:
+    queue, _ = make_queue(reactor, tmp_path)
+    await queue.start()
+    job_id = await queue.submit([DELAY])
+    with pytest.raises(OpPrereqError, match="kill must be true or false"):
+        await queue.cancel(job_id, "yes")
