@@ -36,3 +36,36 @@ def luxi_socket() -> Path:
 def queue_dir() -> Path:
     """The job queue (Ganeti: ``/var/lib/ganeti/queue``)."""
     return data_dir() / "queue"
+
+
+def ssconf_dir() -> Path:
+    """Where the ssconf_* files are (Ganeti: ``/var/lib/ganeti``)."""
+    return data_dir()
+
+
+def node_cert_file() -> Path:
+    """This node's key and cluster-signed certificate (Ganeti: ``server.pem``)."""
+    return data_dir() / "server.pem"
+
+
+def ca_cert_file() -> Path:
+    """The cluster CA's certificate, on every node."""
+    return data_dir() / "cluster-ca.pem"
+
+
+def ca_key_file() -> Path:
+    """The cluster CA's key: on the master and master candidates only."""
+    return data_dir() / "cluster-ca.key"
+
+
+def log_dir() -> Path:
+    return root_dir() / "var/log/corral"
+
+
+def pid_file(daemon: str) -> Path:
+    return run_dir() / f"{daemon}.pid"
+
+
+def join_tokens_dir() -> Path:
+    """One-time join tokens the master gave out (their hashes)."""
+    return data_dir() / "join-tokens"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from corral.api.cli import Command
 from corral.api.errors import ConfigError
 from corral.api.errors import PluginError
+from corral.cli import cluster_cmds
 from corral.cli.table import Column
 from corral.cli.table import format_table
 from corral.cli.table import select_columns
@@ -118,6 +119,7 @@ def _verify_config(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
+    *cluster_cmds.COMMANDS,
     Command(
         "plugins", "List installed plugins and whether they load", _plugins, _configure_plugins
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 from typing import cast
@@ -78,3 +79,7 @@ def run_tool(
         return args._command.run(args)  # type: ignore[no-any-return]
     except CorralError as err:
         return fail(str(err))
+    except BrokenPipeError:
+        # The reader (``| head``) is gone: stop quietly, as a Unix filter does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

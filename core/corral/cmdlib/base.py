@@ -18,6 +18,7 @@ from typing import Any
 from typing import ClassVar
 
 from corral.api.errors import CorralError
+from corral.api.errors import OpPrereqError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from corral.locking import Level
     from corral.locking import LockManager
     from corral.locking import _AllNames
+    from corral.masterd.context import MasterContext
     from corral.opcodes import OpCode
 
 #: Every LU class by the OP_ID it carries out.
@@ -75,9 +77,20 @@ class LogicalUnit(ABC):
             raise CorralError(f"two logical units for {op_id}: {LU_CLASSES[op_id]} and {cls}")
         LU_CLASSES[op_id] = cls
 
-    def __init__(self, ctx: LUContext, op: OpCode) -> None:
+    def __init__(self, ctx: LUContext, op: OpCode, master: MasterContext | None = None) -> None:
         self.ctx = ctx
         self.op = op
+        self._master = master
+
+    @property
+    def master(self) -> MasterContext:
+        """The cluster (config and node RPC); an error in a daemon that has none."""
+        if self._master is None:
+            raise OpPrereqError(
+                f"{self.OP_ID} needs a cluster, and this master daemon runs without a cluster"
+                " config: create one with 'gnt-cluster init'"
+            )
+        return self._master
 
     def check_arguments(self) -> None:  # noqa: B027 - an optional step
         """Checks that need no cluster state (beyond the opcode schema's)."""

@@ -22,20 +22,22 @@ from corral.plugins.manager import call_impl
 if TYPE_CHECKING:
     import pluggy
 
+    from corral.masterd.context import MasterContext
     from corral.opcodes import OpCode
 
 
 class Processor:
     """Executes opcodes for the job queue (one call per opcode)."""
 
-    def __init__(self, pm: pluggy.PluginManager) -> None:
+    def __init__(self, pm: pluggy.PluginManager, master: MasterContext | None = None) -> None:
         self._pm = pm
+        self._master = master
 
     async def run(self, ctx: LUContext, op: OpCode, priority: int = 0) -> Any:
         lu_class = LU_CLASSES.get(op.OP_ID)
         if lu_class is None:
             raise OpPrereqError(f"{op.OP_ID} is not implemented by this corral yet")
-        lu = lu_class(ctx, op)
+        lu = lu_class(ctx, op, self._master)
         lu.check_arguments()
         owner = ctx.job_id
         try:

@@ -180,6 +180,8 @@ class Cluster(Taggable):
     data_collectors: dict[str, Params] = field(default_factory=dict)
     tcpudp_port_pool: tuple[int, ...] = ()
     highest_used_port: int = 11000
+    #: The node daemons' TCP port, the same on every node (Ganeti's noded port).
+    rpc_port: int = 1811
 
 
 @dataclass(frozen=True, kw_only=True)

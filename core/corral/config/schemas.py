@@ -257,6 +257,7 @@ class ClusterSchema(_Stamped):
         fields.Integer(validate=validate.Range(min=1, max=65535)), load_default=list
     )
     highest_used_port = fields.Integer(load_default=11000)
+    rpc_port = fields.Integer(load_default=1811, validate=validate.Range(min=1, max=65535))
     tags = tags_field()
 
 

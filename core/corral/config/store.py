@@ -74,9 +74,20 @@ def parse(raw: Any, source: str = "config") -> ConfigData:
     return cfg
 
 
+def to_document(cfg: ConfigData) -> dict[str, Any]:
+    """``cfg`` as the JSON document the file (and a replica push) holds."""
+    document: dict[str, Any] = _SCHEMA.dump(cfg)
+    return document
+
+
+def encode_document(document: dict[str, Any]) -> bytes:
+    """Stable key order, so equal configs give equal bytes on every node."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
 def serialize(cfg: ConfigData) -> bytes:
-    """The file content for ``cfg`` (stable key order, so equal configs give equal bytes)."""
-    return json.dumps(_SCHEMA.dump(cfg), sort_keys=True, separators=(",", ":")).encode()
+    """The file content for ``cfg``."""
+    return encode_document(to_document(cfg))
 
 
 class ConfigStore:
@@ -133,5 +144,9 @@ class ConfigStore:
             )
         data = serialize(cfg)
         parse(json.loads(data), "the config about to be written")  # the schema holds too
+        self.write(data)
+
+    def write(self, data: bytes) -> None:
+        """Replace the file with ``data``, already checked by the caller (blocking)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(self.path, data)

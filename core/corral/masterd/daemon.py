@@ -11,11 +11,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from twisted.internet import defer
 from twisted.internet import endpoints
 from twisted.internet import task
+from twisted.internet import threads
 from twisted.logger import Logger
 from twisted.logger import globalLogBeginner
 from twisted.logger import textFileLogObserver
@@ -23,17 +25,37 @@ from twisted.logger import textFileLogObserver
 from corral import __version__
 from corral.api.errors import CorralError
 from corral.cmdlib.processor import Processor
+from corral.config.store import ConfigStore
+from corral.config.writer import ConfigWriter
+from corral.crypto.ca import common_name
+from corral.crypto.tls import NodeCredentials
 from corral.jobs.queue import JobQueue
 from corral.jobs.store import JobStore
 from corral.locking import LockManager
 from corral.luxi.server import LuxiServerFactory
+from corral.masterd.context import MasterContext
 from corral.masterd.handler import MasterHandler
+from corral.paths import ca_cert_file
+from corral.paths import ca_key_file
+from corral.paths import config_file
 from corral.paths import data_dir
 from corral.paths import luxi_socket
+from corral.paths import node_cert_file
 from corral.paths import queue_dir
+from corral.paths import ssconf_dir
+from corral.plugins.kinds import DriverKind
 from corral.plugins.manager import build_plugin_manager
+from corral.plugins.registry import DriverRegistry
+from corral.rpc.client import RpcClient
+
+if TYPE_CHECKING:
+    import pluggy
 
 log = Logger()
+
+
+#: How often nodes that missed a config push are offered it again (seconds).
+CATCH_UP_INTERVAL = 10.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -57,9 +79,63 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-running-jobs", type=int, default=20, help="jobs that may run at once (default 20)"
     )
     parser.add_argument(
+        "--catch-up-interval",
+        type=float,
+        default=CATCH_UP_INTERVAL,
+        metavar="SECONDS",
+        help="how often nodes that missed a config push are offered it again"
+        f" (default {CATCH_UP_INTERVAL:g})",
+    )
+    parser.add_argument(
         "--io-threads", type=int, default=32, help="threads for job-file writes (default 32)"
     )
     return parser.parse_args(argv)
+
+
+async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext | None:
+    """The cluster this node is master of, or None where there is no config yet.
+
+    Without a config the daemon still runs jobs that need no cluster (test
+    delays on the master), which is how the job machinery is tested alone.
+    """
+    path = config_file()
+    if not path.exists():
+        log.info("no cluster config at {path}: serving jobs only", path=path)
+        return None
+    store = ConfigStore(path)
+    cfg = await threads.deferToThread(store.load)
+    creds = await threads.deferToThread(
+        NodeCredentials.load, ca_cert_file(), node_cert_file(), ca_key_file()
+    )
+    me = common_name(creds.cert)
+    master_name = cfg.nodes[cfg.cluster.master_node].name
+    if me != master_name:
+        raise CorralError(
+            f"this node ({me}) is not the master of cluster {cfg.cluster.cluster_name}"
+            f" ({master_name} is): start corral-masterd there, or run"
+            " 'gnt-cluster master-failover' here"
+        )
+    registry = DriverRegistry(
+        enabled={
+            DriverKind.HYPERVISOR: cfg.cluster.enabled_hypervisors,
+            DriverKind.STORAGE: cfg.cluster.enabled_disk_templates,
+        }
+    )
+    registry.load_enabled()
+    rpc = RpcClient(reactor, creds, port=cfg.cluster.rpc_port)
+    writer = ConfigWriter(cfg, store, ssconf_dir(), rpc, registry, pm)
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: defer.Deferred.fromCoroutine(rpc.close())
+    )
+    log.info(
+        "master of cluster {name}: {nodes} node(s), {instances} instance(s),"
+        " config serial {serial}",
+        name=cfg.cluster.cluster_name,
+        nodes=len(cfg.nodes),
+        instances=len(cfg.instances),
+        serial=cfg.serial_no,
+    )
+    return MasterContext(writer, rpc, registry)
 
 
 async def serve(reactor: Any, args: argparse.Namespace) -> None:
@@ -73,12 +149,24 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
     # filesystem journal to commit many jobs' writes together.
     reactor.suggestThreadPoolSize(args.io_threads)
     pm = build_plugin_manager()
+    master = await load_cluster(reactor, pm)
     locks = LockManager(reactor)
     queue = JobQueue(
-        reactor, JobStore(queue_path), Processor(pm), locks, pm, max_running=args.max_running_jobs
+        reactor,
+        JobStore(queue_path),
+        Processor(pm, master),
+        locks,
+        pm,
+        max_running=args.max_running_jobs,
     )
     report = await queue.start()
-    handler = MasterHandler(queue, data_dir() / "watcher.pause")
+    handler = MasterHandler(queue, data_dir() / "watcher.pause", master)
+    if master is not None:
+        catch_up = task.LoopingCall(lambda: defer.Deferred.fromCoroutine(master.writer.catch_up()))
+        catch_up.clock = reactor
+        catch_up.start(args.catch_up_interval, now=False).addErrback(
+            lambda f: log.failure("config catch-up stopped", f)
+        )
     endpoint = endpoints.UNIXServerEndpoint(reactor, str(socket_path), mode=0o660)  # type: ignore[no-untyped-call]
     port = await endpoint.listen(LuxiServerFactory(handler))  # type: ignore[no-untyped-call]
     log.info(

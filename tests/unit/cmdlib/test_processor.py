@@ -73,9 +73,10 @@ def test_failure_during_execution_releases_locks(clock, locks) -> None:
     assert locks.owners() == []
 
 
-def test_node_delays_are_refused_clearly(clock, locks) -> None:
+def test_node_delays_without_a_cluster_are_refused_clearly(clock, locks) -> None:
     d = run(processor(), clock, locks, make_opcode("OP_TEST_DELAY", duration=1.0, on_nodes=["n1"]))
-    assert "need the node daemons" in str(error_of(d))
+    assert "without a cluster config: create one with 'gnt-cluster init'" in str(error_of(d))
+    assert locks.owners() == []
 
 
 def test_unimplemented_opcode(clock, locks) -> None:

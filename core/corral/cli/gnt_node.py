@@ -1,0 +1,326 @@
+"""``gnt-node``: the nodes of the cluster."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+from typing import Any
+
+from corral import ssconf
+from corral.api.cli import Command
+from corral.api.errors import OpPrereqError
+from corral.cli.cluster_cmds import key_values
+from corral.cli.cluster_cmds import timespec
+from corral.cli.cluster_cmds import yes_no
+from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import submit_and_wait
+from corral.cli.query import configure_list
+from corral.cli.query import configure_list_fields
+from corral.cli.query import list_fields
+from corral.cli.query import list_objects
+from corral.cli.tool import run_tool
+from corral.crypto.ca import ClusterCA
+from corral.crypto.jointoken import DEFAULT_VALIDITY
+from corral.crypto.jointoken import TokenStore
+from corral.hostname import check_name
+from corral.hostname import resolve
+from corral.luxi.client import Client
+from corral.opcodes import make_opcode
+from corral.paths import ca_cert_file
+from corral.paths import ca_key_file
+from corral.paths import join_tokens_dir
+from corral.paths import ssconf_dir
+from corral.query.nodes import DEFAULT_FIELDS
+from corral.rpc.protocol import DEFAULT_PORT
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+_INFO_FIELDS = [
+    "name", "pip", "sip", "master", "master_candidate", "drained", "offline", "master_capable",
+    "vm_capable", "group", "pinst_list", "sinst_list", "ndparams",
+]  # fmt: skip
+
+
+def _list(args: argparse.Namespace) -> int:
+    """List the nodes with their resources (Ganeti's default columns)."""
+    for line in list_objects("node", args, DEFAULT_FIELDS, args.names):
+        print(line)
+    return 0
+
+
+def _list_fields(args: argparse.Namespace) -> int:
+    """List the fields ``gnt-node list -o`` accepts."""
+    for line in list_fields("node", args):
+        print(line)
+    return 0
+
+
+def _configure_info(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NODE", help="only these nodes (default: all)")
+
+
+def _instances(title: str, names: list[str]) -> list[str]:
+    if not names:
+        return [f"  {title} no instances"]
+    return [f"  {title} instances:", *(f"    - {n}" for n in names)]
+
+
+def info_lines(row: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Node name: {row['name']}",
+        f"  primary ip: {row['pip']}",
+        f"  secondary ip: {row['sip']}",
+        f"  master candidate: {row['master_candidate']}",
+        f"  drained: {row['drained']}",
+        f"  offline: {row['offline']}",
+        f"  master_capable: {row['master_capable']}",
+        f"  vm_capable: {row['vm_capable']}",
+        f"  node group: {row['group']}",
+    ]
+    lines += _instances("primary for", row["pinst_list"])
+    lines += _instances("secondary for", row["sinst_list"])
+    lines.append("  node parameters:")
+    lines += [f"    {key}: {value}" for key, value in sorted(row["ndparams"].items())]
+    return lines
+
+
+def _info(args: argparse.Namespace) -> int:
+    """Show the configuration of nodes."""
+    with Client() as client:
+        rows = client.call("QueryNodes", args.names or None, _INFO_FIELDS, False)
+    for values in rows:
+        for line in info_lines(dict(zip(_INFO_FIELDS, values, strict=True))):
+            print(line)
+    return 0
+
+
+# -- membership ------------------------------------------------------------------------
+
+
+def _configure_add(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "-s",
+        "--secondary-ip",
+        metavar="ADDRESS",
+        help="the node's address on the replication network (dual-homed clusters)",
+    )
+    add(
+        "--primary-ip",
+        metavar="ADDRESS",
+        help="the node's primary address (corral; default: what its name resolves to)",
+    )
+    add(
+        "-g",
+        "--node-group",
+        dest="group",
+        metavar="GROUP",
+        help="the node group to put the node in (default: the default group)",
+    )
+    add(
+        "--readd",
+        action="store_true",
+        help="add again a node that is in the configuration (after a reinstall)",
+    )
+    add(
+        "--master-capable",
+        type=yes_no,
+        metavar="yes|no",
+        help="whether the node may become a master candidate (default yes)",
+    )
+    add(
+        "--vm-capable",
+        type=yes_no,
+        metavar="yes|no",
+        help="whether the node may host instances (default yes)",
+    )
+    add(
+        "--node-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help="node parameters (ndparams) of this node",
+    )
+    add_submit_options(parser)
+    add("node", metavar="NODE", help="the node's name")  # fmt: skip
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Add a node that joined (holds this cluster's certificate) to the cluster."""
+    name = check_name(args.node, "node name")
+    primary_ip = args.primary_ip or resolve(name, "the node's name", "--primary-ip")
+    op = make_opcode(
+        "OP_NODE_ADD",
+        node_name=name,
+        primary_ip=primary_ip,
+        secondary_ip=args.secondary_ip,
+        readd=args.readd,
+        group=args.group,
+        master_capable=args.master_capable,
+        vm_capable=args.vm_capable,
+        ndparams=args.node_parameters,
+    )
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
+def _configure_remove(parser: argparse.ArgumentParser) -> None:
+    add_submit_options(parser)
+    parser.add_argument("node", metavar="NODE", help="the node to remove")
+
+
+def _remove(args: argparse.Namespace) -> int:
+    """Remove a node (it must host no instances); it forgets the cluster."""
+    op = make_opcode("OP_NODE_REMOVE", node_name=args.node)
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
+def _configure_modify(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "-C",
+        "--master-candidate",
+        type=yes_no,
+        metavar="yes|no",
+        help="promote the node to master candidate, or demote it",
+    )
+    add(
+        "-D",
+        "--drained",
+        type=yes_no,
+        metavar="yes|no",
+        help="mark the node drained (no new instances), or clear that",
+    )
+    add(
+        "-O",
+        "--offline",
+        type=yes_no,
+        metavar="yes|no",
+        help="mark the node offline (ignored, not contacted), or bring it back",
+    )
+    add(
+        "--master-capable",
+        type=yes_no,
+        metavar="yes|no",
+        help="whether the node may become a master candidate",
+    )
+    add("--vm-capable", type=yes_no, metavar="yes|no", help="whether the node may host instances")
+    add("-s", "--secondary-ip", metavar="ADDRESS", help="the node's new secondary address")
+    add(
+        "--node-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help="node parameters (ndparams) to change",
+    )
+    add(
+        "--node-powered",
+        dest="powered",
+        type=yes_no,
+        metavar="yes|no",
+        help="record whether the node is powered on",
+    )
+    add(
+        "--auto-promote",
+        action="store_true",
+        help="promote other nodes if this change leaves too few master candidates",
+    )
+    add("-f", "--force", action="store_true", help="do it even with too few master candidates")
+    add_submit_options(parser)
+    add("node", metavar="NODE", help="the node to modify")  # fmt: skip
+
+
+def _modify(args: argparse.Namespace) -> int:
+    """Change a node's roles and flags."""
+    op = make_opcode(
+        "OP_NODE_SET_PARAMS",
+        node_name=args.node,
+        master_candidate=args.master_candidate,
+        drained=args.drained,
+        offline=args.offline,
+        master_capable=args.master_capable,
+        vm_capable=args.vm_capable,
+        secondary_ip=args.secondary_ip,
+        ndparams=args.node_parameters or None,
+        powered=args.powered,
+        auto_promote=args.auto_promote,
+        force=args.force,
+    )
+    with Client() as client:
+        status, results = submit_and_wait(client, [op], args)
+    if status is not None:
+        changes = results[0] or []
+        if changes:
+            print(f"Modified node {args.node}")
+            for key, value in changes:
+                print(f" - {key} -> {value}")
+        else:
+            print(f"Node {args.node} already had these settings; nothing changed")
+    return 0
+
+
+def _configure_join_token(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--valid",
+        type=timespec,
+        default=DEFAULT_VALIDITY,
+        metavar="TIME",
+        help="how long the token may be used: 30m, 2h, 1d (default 1h)",
+    )
+    parser.add_argument("node", metavar="NODE", help="the name of the node that is to join")
+
+
+def _join_token(args: argparse.Namespace) -> int:
+    """Make a one-time token with which a new node gets its cluster certificate (on the master)."""
+    name = check_name(args.node, "node name")
+    state = ssconf_dir()
+    master = ssconf.read(state, "master_node")
+    if master is None or not ca_key_file().exists():
+        raise OpPrereqError("run 'gnt-node join-token' on the master node")
+    address = dict(line.split(" ", 1) for line in ssconf.read_lines(state, "node_primary_ips")).get(
+        master
+    )
+    if address is None:
+        raise OpPrereqError(f"the master {master} has no primary address in ssconf")
+    ca = ClusterCA.load(ca_cert_file())
+    port = int(ssconf.read(state, "rpc_port") or DEFAULT_PORT)
+    token = (
+        TokenStore(join_tokens_dir())
+        .create(name, master, address, port, ca.fingerprint, args.valid)
+        .encode()
+    )
+    until = time.ctime(time.time() + args.valid)
+    print(f"Join token for {name} (valid until {until}, usable once):")
+    print(token)
+    print(f"On {name}, run:")
+    print(f"  corral-node-join {token}")
+    print("then here:")
+    print(f"  gnt-node add {name}")
+    return 0
+
+
+COMMANDS = [
+    Command("add", "Add a node that holds this cluster's certificate", _add, _configure_add),
+    Command("remove", "Remove a node from the cluster", _remove, _configure_remove),
+    Command("modify", "Change a node's roles and flags", _modify, _configure_modify),
+    Command("join-token", "Make a one-time token for a new node to get its certificate",
+            _join_token, _configure_join_token),
+    Command("list", "List the nodes and their resources", _list,
+            lambda p: configure_list(p, "node")),
+    Command("list-fields", "List the fields 'list -o' accepts", _list_fields,
+            configure_list_fields),
+    Command("info", "Show the configuration of nodes", _info, _configure_info),
+]  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_tool("gnt-node", "Node administration.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

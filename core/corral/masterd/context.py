@@ -1,0 +1,32 @@
+"""What the master daemon's logical units and queries share: the config and the nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from corral.config.writer import target
+
+if TYPE_CHECKING:
+    from corral.config.objects import ConfigData
+    from corral.config.objects import Node
+    from corral.config.writer import ConfigWriter
+    from corral.plugins.registry import DriverRegistry
+    from corral.rpc.client import RpcClient
+    from corral.rpc.client import Target
+
+
+@dataclass(frozen=True)
+class MasterContext:
+    """The cluster as the master sees it (None in a master daemon without a cluster)."""
+
+    writer: ConfigWriter
+    rpc: RpcClient
+    registry: DriverRegistry
+
+    @property
+    def config(self) -> ConfigData:
+        return self.writer.config
+
+    def targets(self, nodes: list[Node]) -> list[Target]:
+        return [target(n) for n in nodes]

@@ -1,0 +1,1 @@
+"""corral-noded: the node daemon."""

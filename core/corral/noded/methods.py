@@ -1,0 +1,295 @@
+"""What a node daemon does when asked: the RPC procedures, one method each.
+
+Each procedure is an ``async`` method named as on the wire and taking
+keyword arguments; what it returns is the answer (JSON). Blocking work
+(file writes with fsync, ``/proc`` reads are cheap and stay inline) runs
+in a thread so one slow disk does not stall the other calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+from typing import Any
+
+from twisted.internet import defer
+from twisted.internet import task
+from twisted.internet import threads
+from twisted.logger import Logger
+
+from corral import __version__
+from corral import ssconf
+from corral.api.errors import CorralError
+from corral.api.errors import OpExecError
+from corral.api.errors import OpPrereqError
+from corral.atomicfile import write_atomically
+from corral.crypto.ca import ClusterCA
+from corral.crypto.jointoken import TokenStore
+from corral.hostname import is_ip
+from corral.paths import ca_cert_file
+from corral.paths import ca_key_file
+from corral.paths import join_tokens_dir
+from corral.paths import node_cert_file
+from corral.rpc.protocol import PROTOCOL_VERSION
+
+log = Logger()
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from corral.crypto.tls import NodeCredentials
+    from corral.plugins.registry import DriverRegistry
+
+
+class StaleError(OpPrereqError):
+    """A push older than what the node has (a master that missed a change)."""
+
+
+def _meminfo() -> dict[str, int]:
+    """MemTotal/MemAvailable in MiB from /proc/meminfo."""
+    values: dict[str, int] = {}
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            key, _, rest = line.partition(":")
+            if key in ("MemTotal", "MemAvailable"):
+                values[key] = int(rest.split()[0]) // 1024
+    return values
+
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+class NodeMethods:
+    """The RPC procedures of one node daemon."""
+
+    #: Callable without a client certificate (a node joining has none yet).
+    ANONYMOUS = frozenset({"ca", "join"})
+    #: Callable by any node of the cluster; the rest need the master or a candidate.
+    READ_ONLY = frozenset({"version", "node_info", "config_serial", "instance_list"})
+
+    def __init__(
+        self,
+        reactor: Any,
+        node_name: str,
+        creds: NodeCredentials,
+        state_dir: Path,
+        registry: DriverRegistry,
+    ) -> None:
+        self._reactor = reactor
+        self.node_name = node_name
+        self._creds = creds
+        self._state_dir = state_dir
+        self._registry = registry
+        self._config_path = state_dir / "config.data"
+        self._creds_ca_path = ca_cert_file()
+        self._ca_key_path = ca_key_file()
+        self._tokens = TokenStore(join_tokens_dir())
+        self._config_serial: int | None = None
+        #: Pushes are applied one at a time, so an older one cannot overtake a newer.
+        self._push_lock = defer.DeferredLock()
+        self.started = time.time()
+
+    def names(self) -> set[str]:
+        return {
+            name[4:]
+            for name in dir(self)
+            if name.startswith("rpc_") and callable(getattr(self, name))
+        }
+
+    def allowed_callers(self) -> set[str] | None:
+        """Who may call the changing procedures: master and candidates, or None for any."""
+        master = ssconf.read(self._state_dir, "master_node")
+        if master is None:
+            return None  # not yet in a cluster: whoever holds a cluster certificate
+        return {master, *ssconf.read_lines(self._state_dir, "master_candidates")}
+
+    # -- procedures ----------------------------------------------------------------
+
+    async def rpc_version(self) -> dict[str, Any]:
+        return {"version": __version__, "protocol": PROTOCOL_VERSION, "node": self.node_name}
+
+    async def rpc_ca(self) -> str:
+        """The cluster CA certificate, for a joining node to compare with its token."""
+        return self._creds.ca.cert_pem.decode()
+
+    async def rpc_join(
+        self, secret: str, node_name: str, csr: str, addresses: list[str]
+    ) -> dict[str, Any]:
+        """Sign a joining node's certificate request, if its one-time token is good.
+
+        Only the master holds the CA key and the token records, so only it
+        can answer; any failure says why, and the token is used up either way.
+        """
+        if not isinstance(node_name, str) or not isinstance(csr, str):
+            raise OpPrereqError("join: node_name and csr must be strings")
+        if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+            raise OpPrereqError("join: addresses must be a list of IP addresses")
+        for address in addresses:
+            if not is_ip(address):
+                raise OpPrereqError(f"join: {address!r} is not an IP address")
+
+        def sign() -> str:
+            if not self._ca_key_path.exists():
+                raise OpPrereqError(
+                    f"node {self.node_name} is not the master: send the join request there"
+                )
+            self._tokens.consume(secret, node_name)
+            ca = ClusterCA.load(self._creds_ca_path, self._ca_key_path)
+            return ca.sign_request(csr.encode(), node_name, addresses).decode()
+
+        cert = await threads.deferToThread(sign)
+        log.info("signed a certificate for joining node {name}", name=node_name)
+        return {
+            "cert": cert,
+            "ca": self._creds.ca.cert_pem.decode(),
+            "master": self.node_name,
+            "cluster_name": ssconf.read(self._state_dir, "cluster_name"),
+        }
+
+    async def rpc_node_info(self, hypervisors: list[str] | None = None) -> dict[str, Any]:
+        """Resources and identity of this node, and each asked hypervisor's view of them."""
+        memory = _meminfo()
+        info: dict[str, Any] = {
+            "name": self.node_name,
+            "hostname": socket.gethostname(),
+            "time": time.time(),
+            "boot_id": _boot_id(),
+            "cpu_count": os.cpu_count() or 1,
+            "memory_total": memory.get("MemTotal", 0),
+            "memory_free": memory.get("MemAvailable", 0),
+            "hv": {},
+            "disk_total": None,
+            "disk_free": None,
+        }
+        storage = ssconf.read(self._state_dir, "file_storage_dir")
+        if storage:
+            try:
+                stat = os.statvfs(storage)
+            except OSError:
+                pass  # not created yet: the disk fields stay unknown
+            else:
+                info["disk_total"] = stat.f_blocks * stat.f_frsize // (1024 * 1024)
+                info["disk_free"] = stat.f_bavail * stat.f_frsize // (1024 * 1024)
+        if hypervisors is None:
+            hypervisors = ssconf.read_lines(self._state_dir, "hypervisor_list")
+        for name in hypervisors:
+            try:
+                hv_info = await self._registry.hypervisor(name).node_info()
+            except CorralError as err:
+                info["hv"][name] = {"error": str(err)}
+            else:
+                info["hv"][name] = asdict(hv_info)
+        return info
+
+    async def rpc_instance_list(self, hypervisors: list[str]) -> dict[str, Any]:
+        """The instances running here, by name: state, memory and vCPUs as the hypervisor sees them.
+
+        A hypervisor that fails makes the whole answer fail: a partial list
+        would show its instances as stopped, which they may not be.
+        """
+        running: dict[str, Any] = {}
+        for name in hypervisors:
+            for inst in await self._registry.hypervisor(name).all_instances_info():
+                running[inst.name] = {
+                    "hypervisor": name,
+                    "state": str(inst.state),
+                    "memory": inst.memory,
+                    "vcpus": inst.vcpus,
+                    "uptime": inst.uptime,
+                }
+        return running
+
+    async def rpc_test_delay(self, duration: float) -> None:
+        if not isinstance(duration, int | float) or isinstance(duration, bool):
+            raise OpPrereqError(f"test_delay: duration must be a number, not {duration!r}")
+        if duration < 0:
+            raise OpExecError(f"test delay failed on request (duration {duration} < 0)")
+        await task.deferLater(self._reactor, duration, lambda: None)
+
+    async def rpc_ssconf_write(self, values: dict[str, str]) -> int:
+        """Store the ssconf values unless they are older than this node's."""
+        if not isinstance(values, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in values.items()
+        ):
+            raise OpPrereqError("ssconf_write: values must map names to strings")
+        new = int(values.get("config_serial", "0") or 0)
+        async with self._push_lock:
+            current = ssconf.serial(self._state_dir)
+            if new < current:
+                raise StaleError(f"ssconf of serial {new} refused: node has serial {current}")
+            await threads.deferToThread(ssconf.write, self._state_dir, values)
+        return new
+
+    def _replica_serial(self) -> int:
+        if self._config_serial is None:
+            try:
+                document = json.loads(self._config_path.read_bytes())
+                self._config_serial = int(document.get("serial_no", 0))
+            except (OSError, ValueError, AttributeError):
+                self._config_serial = 0
+        return self._config_serial
+
+    async def rpc_demote(self) -> None:
+        """This node is no master candidate any more: drop its config replica."""
+
+        def drop() -> None:
+            self._config_path.unlink(missing_ok=True)
+
+        async with self._push_lock:
+            await threads.deferToThread(drop)
+            self._config_serial = 0
+
+    async def rpc_node_leave(self) -> None:
+        """This node was removed from the cluster: forget it, then stop this daemon.
+
+        The answer goes out first; the daemon stops a moment later. Instance
+        disks and other driver state stay: they are the operator's to clean.
+        """
+
+        def forget() -> None:
+            for path in (self._config_path, node_cert_file(), ca_cert_file(), ca_key_file()):
+                path.unlink(missing_ok=True)
+            for entry in self._state_dir.iterdir():
+                if entry.name.startswith(ssconf.PREFIX):
+                    entry.unlink()
+
+        async with self._push_lock:
+            await threads.deferToThread(forget)
+        log.info("removed from the cluster: stopping")
+        self._reactor.callLater(0.5, self._reactor.stop)
+
+    async def rpc_config_serial(self) -> int:
+        """The serial of this node's config replica (0 if it has none)."""
+        return await threads.deferToThread(self._replica_serial)
+
+    async def rpc_config_push(self, serial: int, config: dict[str, Any]) -> int:
+        """Keep a config replica; an older one than the node has is refused."""
+        if not isinstance(serial, int) or not isinstance(config, dict):
+            raise OpPrereqError("config_push: needs an integer serial and a config object")
+        if config.get("serial_no") != serial:
+            raise OpPrereqError(
+                f"config_push: serial {serial} does not match the config's"
+                f" ({config.get('serial_no')!r})"
+            )
+
+        def store() -> None:
+            data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+            write_atomically(self._config_path, data)
+
+        async with self._push_lock:
+            current = await threads.deferToThread(self._replica_serial)
+            if serial < current:
+                raise StaleError(f"config of serial {serial} refused: node has serial {current}")
+            if serial > current:  # equal: a repeated push after a lost answer
+                await threads.deferToThread(store)
+                self._config_serial = serial
+        return serial
