@@ -8,11 +8,15 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path | str, data: bytes, mode: int = 0o600) -> None:
+def write_atomically(
+    path: Path | str, data: bytes, mode: int = 0o600, *, sync_dir: bool = True
+) -> None:
     """Write ``data`` to ``path``: temp file in the same directory, fsync, rename, fsync dir.
 
     If anything fails the temporary file is removed and ``path`` keeps its
-    previous content. Blocking: daemons call it from a thread.
+    previous content. Blocking: daemons call it from a thread. A caller
+    replacing several files in one directory may pass ``sync_dir=False``
+    and call :func:`fsync_dir` once at the end.
     """
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -27,7 +31,8 @@ def write_atomically(path: Path | str, data: bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(target.parent)
+    if sync_dir:
+        fsync_dir(target.parent)
 
 
 def fsync_dir(path: Path | str) -> None:

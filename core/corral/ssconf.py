@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from corral.atomicfile import fsync_dir
 from corral.atomicfile import write_atomically
 
 if TYPE_CHECKING:
@@ -76,16 +77,33 @@ def serial(directory: Path) -> int:
     return int(value) if value and value.isdigit() else 0
 
 
-def write(directory: Path, values: dict[str, str]) -> None:
-    """Write every value atomically (blocking: noded calls it from a thread)."""
+def write(directory: Path, values: dict[str, str]) -> int:
+    """Write the values that changed, atomically each; return how many (blocking).
+
+    The serial is written last, after the others are durable, so a reader
+    that sees a new serial sees every value of that config.
+    """
     for key in values:
         if not _KEY.match(key):
             raise ValueError(f"invalid ssconf key {key!r}")
     directory.mkdir(parents=True, exist_ok=True)
+    changed = 0
     for key, value in sorted(values.items()):
-        # The serial last: a reader that sees the new serial sees every new value.
-        if key != "config_serial":
-            write_atomically(directory / f"{PREFIX}{key}", (value + "\n").encode(), 0o644)
+        if key == "config_serial":
+            continue
+        data = (value + "\n").encode()
+        path = directory / f"{PREFIX}{key}"
+        try:
+            if path.read_bytes() == data:
+                continue
+        except FileNotFoundError:
+            pass
+        write_atomically(path, data, 0o644, sync_dir=False)
+        changed += 1
+    if changed:
+        fsync_dir(directory)
     if "config_serial" in values:
         data = (values["config_serial"] + "\n").encode()
         write_atomically(directory / f"{PREFIX}config_serial", data, 0o644)
+        changed += 1
+    return changed

@@ -191,15 +191,24 @@ def test_bad_requests_get_clear_answers(cluster, tmp_path):
 
 def test_older_pushes_are_refused(cluster, tmp_path):
     m, n2 = cluster.master, cluster.nodes[1]
-    current = json.loads(n2.pem("config.data"))
-    old = {**current, "serial_no": current["serial_no"] - 1}
-    status, answer = call(cluster, n2, "config_push", {"serial": old["serial_no"], "config": old},
-                          as_node=m, tmp=tmp_path)  # fmt: skip
+    current = n2.pem("config.data")
+    serial = json.loads(current)["serial_no"]
+    older = current.replace(f',"serial_no":{serial},"version"'.encode(),
+                            f',"serial_no":{serial - 1},"version"'.encode())  # fmt: skip
+    status, answer = call(cluster, n2, f"config_push?serial={serial - 1}", as_node=m, tmp=tmp_path,
+                          body=older)  # fmt: skip
     assert status == 200 and not answer["ok"]
-    assert f"node has serial {current['serial_no']}" in answer["error"][1][0]
+    assert f"refused: node has serial {serial}" in answer["error"][1][0]
+    status, answer = call(cluster, n2, f"config_push?serial={serial + 5}", as_node=m, tmp=tmp_path,
+                          body=current)  # fmt: skip
+    assert (
+        not answer["ok"]
+        and f"serial ({serial}) is not the announced {serial + 5}" in answer["error"][1][0]
+    )
     status, answer = call(cluster, n2, "ssconf_write",
                           {"values": {"config_serial": "1", "cluster_name": "old"}},
                           as_node=m, tmp=tmp_path)  # fmt: skip
     assert not answer["ok"] and "ssconf of serial 1 refused" in answer["error"][1][0]
     assert (n2.state / "ssconf_cluster_name").read_text() == f"{cluster.name}\n"
-    assert json.loads(n2.pem("config.data")) == current
+    assert n2.pem("config.data") == current
+    assert current == m.pem("config.data")  # a replica is the master's file, byte for byte

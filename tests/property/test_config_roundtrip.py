@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 
+from corral.config.check import CheckMemo
 from corral.config.check import check_config
 from corral.config.schemas import SCHEMA_FOR
 from corral.config.store import ConfigStore
+from corral.config.store import DocumentEncoder
 from corral.config.store import parse
 from corral.config.store import serialize
 from corral.testing.strategies import configs
@@ -55,3 +58,29 @@ def test_store_round_trip(tmp_path, cfg) -> None:
     store = ConfigStore(tmp_path / "config.data")
     store.save(cfg)
     assert store.load() == cfg
+
+
+@SETTINGS
+@given(configs(), configs())
+def test_incremental_encoding_is_byte_for_byte_serialize(first, second) -> None:
+    """The config writer's encoder gives serialize()'s bytes, also after changes."""
+    encoder = DocumentEncoder()
+    assert encoder.encode(first) == serialize(first)
+    # The second config shares no objects with the first; a mix shares some.
+    assert encoder.encode(second) == serialize(second)
+    mixed = dataclasses.replace(second, instances={**first.instances, **second.instances})
+    assert encoder.encode(mixed) == serialize(mixed)
+    assert encoder.encode(mixed) == serialize(mixed)  # all hits now
+
+
+@SETTINGS
+@given(configs())
+def test_a_memo_gives_the_full_check(cfg) -> None:
+    memo = CheckMemo()
+    assert check_config(cfg, memo=memo) == check_config(cfg) == []
+    if cfg.instances:
+        uuid, inst = next(iter(cfg.instances.items()))
+        bad = dataclasses.replace(inst, beparams={**inst.beparams, "vcpus": 0})
+        broken = dataclasses.replace(cfg, instances={**cfg.instances, uuid: bad})
+        assert check_config(broken, memo=memo) == check_config(broken) != []
+        assert check_config(cfg, memo=memo) == []  # the old object is not mistaken for the new

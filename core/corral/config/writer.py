@@ -2,11 +2,17 @@
 
 An update is a function from the current config to the new one. The writer
 bumps the serial, checks the result (a bad change raises and changes
-nothing), writes it atomically, then pushes it to every other master
+nothing), writes it atomically, then pushes the file to every other master
 candidate and the ssconf values to every node, and only then returns: a job
 is never told a change is done before the replicas have it. A node that
 misses a push (down, partitioned) is remembered and brought up to date by
 :meth:`ConfigWriter.catch_up`, which the master daemon runs periodically.
+
+Large configs stay cheap to change: the check and the encoding redo only
+the objects that changed (:class:`~corral.config.check.CheckMemo`,
+:class:`~corral.config.store.DocumentEncoder`), both run in a thread, and
+candidates get the encoded file as it is (a "document" RPC), never
+re-encoded per node.
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from typing import TYPE_CHECKING
-from typing import Any
 
 from twisted.internet import defer
 from twisted.internet import threads
@@ -22,9 +27,9 @@ from twisted.logger import Logger
 
 from corral import ssconf
 from corral.api.errors import ConfigError
+from corral.config.check import CheckMemo
 from corral.config.check import check_config
-from corral.config.store import encode_document
-from corral.config.store import to_document
+from corral.config.store import DocumentEncoder
 from corral.rpc.client import Target
 
 if TYPE_CHECKING:
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from corral.config.objects import Node
     from corral.config.store import ConfigStore
     from corral.plugins.registry import DriverRegistry
+    from corral.rpc.client import NodeResult
     from corral.rpc.client import RpcClient
 
 log = Logger()
@@ -67,17 +73,28 @@ class ConfigWriter:
         self._pm = pm
         self._now = now
         self._lock = defer.DeferredLock()
-        #: Nodes whose last push failed, by name: what :meth:`catch_up` retries.
+        self._memo = CheckMemo()
+        self._encoder = DocumentEncoder()
+        #: The bytes of the file as last written (what catch-up pushes).
+        self._data: bytes | None = None
+        #: Nodes whose last push failed, by name, with why: what :meth:`catch_up` retries.
         self.behind: dict[str, str] = {}
+
+    async def warm(self) -> None:
+        """Check and encode the config once, so the first change costs no more than the next."""
+        async with self._lock:
+            cfg = self._cfg
+
+            def prime() -> bytes:
+                check_config(cfg, self._registry, self._pm, self._memo)
+                return self._encoder.encode(cfg)
+
+            self._data = await threads.deferToThread(prime)
 
     @property
     def config(self) -> ConfigData:
         """The current config (immutable: read it, never keep it across an await)."""
         return self._cfg
-
-    @property
-    def this_node(self) -> Node:
-        return self._cfg.nodes[self._cfg.cluster.master_node]
 
     async def update(
         self,
@@ -87,100 +104,98 @@ class ConfigWriter:
         """Apply ``change``, save and distribute the result; return it."""
         async with self._lock:
             old = self._cfg
-            stamp = self._now()
-            new = dataclasses.replace(change(old), serial_no=old.serial_no + 1, mtime=stamp)
-            problems = check_config(new, self._registry, self._pm)
-            if problems:
-                raise ConfigError("the change would make the config inconsistent:", problems)
-            data = await threads.deferToThread(self._save, new)
-            self._cfg = new
+            new = dataclasses.replace(change(old), serial_no=old.serial_no + 1, mtime=self._now())
+            data = await threads.deferToThread(self._check_and_save, new)
+            self._cfg, self._data = new, data
             await self._distribute(new, data, feedback)
             return new
 
-    def _save(self, cfg: ConfigData) -> dict[str, Any]:
-        """Write the master's own file and ssconf; return the document pushed to candidates."""
-        document = to_document(cfg)
-        self._store.write(encode_document(document))
+    def _check_and_save(self, cfg: ConfigData) -> bytes:
+        """Check, encode and write the master's own file and ssconf (in a thread)."""
+        problems = check_config(cfg, self._registry, self._pm, self._memo)
+        if problems:
+            raise ConfigError("the change would make the config inconsistent:", problems)
+        data = self._encoder.encode(cfg)
+        self._store.write(data)
         ssconf.write(self._ssconf_dir, ssconf.values_from_config(cfg))
-        return document
+        return data
 
-    async def _distribute(
-        self, cfg: ConfigData, document: dict[str, Any], feedback: Callable[[str], None] | None
-    ) -> None:
-        if self._rpc is None:
-            return
-        master = cfg.cluster.master_node
-        others = [n for uuid, n in cfg.nodes.items() if uuid != master]
-        if not others:
-            return
+    def _others(self, cfg: ConfigData) -> list[Node]:
+        return [n for uuid, n in cfg.nodes.items() if uuid != cfg.cluster.master_node]
+
+    async def _push(self, cfg: ConfigData, data: bytes, nodes: list[Node]) -> dict[str, list[str]]:
+        """Config to the candidates among ``nodes``, ssconf to all; what failed, by node."""
+        assert self._rpc is not None
         values = ssconf.values_from_config(cfg)
-        candidates = [target(n) for n in others if n.master_candidate]
+        candidates = [target(n) for n in nodes if n.master_candidate]
         configs, ssconfs = await defer.gatherResults(
             [
                 defer.Deferred.fromCoroutine(
                     self._rpc.call_many(
-                        candidates, "config_push", {"serial": cfg.serial_no, "config": document}
+                        candidates, "config_push", {"serial": cfg.serial_no}, document=data
                     )
                 ),
                 defer.Deferred.fromCoroutine(
                     self._rpc.call_many(
-                        [target(n) for n in others], "ssconf_write", {"values": values}
+                        [target(n) for n in nodes], "ssconf_write", {"values": values}
                     )
                 ),
             ]
         )
+        failed: dict[str, list[str]] = {}
+        for what, results in (("config", configs), ("ssconf", ssconfs)):
+            result: NodeResult
+            for name, result in results.items():
+                if not result.ok:
+                    failed.setdefault(name, []).append(f"{what}: {result.error}")
+        return failed
+
+    async def _distribute(
+        self, cfg: ConfigData, data: bytes, feedback: Callable[[str], None] | None
+    ) -> None:
+        others = self._others(cfg)
+        if self._rpc is None or not others:
+            return
+        failed = await self._push(cfg, data, others)
         for node in others:
-            failed = [
-                (what, result)
-                for what, result in (
-                    ("config", configs.get(node.name)),
-                    ("ssconf", ssconfs[node.name]),
-                )
-                if result is not None and not result.ok
-            ]
-            if not failed:
+            problems = failed.get(node.name)
+            if not problems:
                 self.behind.pop(node.name, None)
                 continue
-            self.behind[node.name] = "; ".join(f"{r.error}" for _, r in failed)
+            self.behind[node.name] = "; ".join(problems)
             if node.offline:
                 continue  # it gets the config when it is brought back online
-            for what, result in failed:
-                message = (
-                    f"WARNING: could not update the {what} on node {node.name}: {result.error}"
-                )
+            for problem in problems:
+                what, _, error = problem.partition(": ")
+                message = f"WARNING: could not update the {what} on node {node.name}: {error}"
                 log.warn(message)
                 if feedback is not None:
                     feedback(message)
 
     async def catch_up(self) -> dict[str, str]:
-        """Push the current config to every node that missed a push; returns those still behind."""
+        """Push the current config to nodes that missed a push; returns those still behind."""
         if not self.behind or self._rpc is None:
             return dict(self.behind)
         async with self._lock:
             cfg = self._cfg
-            document = await threads.deferToThread(to_document, cfg)
-            values = ssconf.values_from_config(cfg)
-            by_name = {n.name: n for n in cfg.nodes.values()}
+            if self._data is None:
+                self._data = await threads.deferToThread(self._encoder.encode, cfg)
+            by_name = {n.name: n for n in self._others(cfg)}
             for name in list(self.behind):
-                node = by_name.get(name)
-                if node is None:  # removed from the cluster since
+                if name not in by_name:  # removed from the cluster since
                     del self.behind[name]
-                    continue
-                if node.offline:
-                    continue
-                calls: list[tuple[str, dict[str, Any]]] = [("ssconf_write", {"values": values})]
-                if node.master_candidate:
-                    calls.insert(0, ("config_push", {"serial": cfg.serial_no, "config": document}))
-                for method, args in calls:
-                    result = await self._rpc.call(target(node), method, args)
-                    if not result.ok:
-                        self.behind[name] = result.error or "unknown error"
-                        break
+            due = [by_name[name] for name in self.behind if not by_name[name].offline]
+            if not due:
+                return dict(self.behind)
+            failed = await self._push(cfg, self._data, due)
+            for node in due:
+                if node.name in failed:
+                    self.behind[node.name] = "; ".join(failed[node.name])
                 else:
                     log.info(
                         "node {name} caught up with config serial {serial}",
-                        name=name,
+                        name=node.name,
                         serial=cfg.serial_no,
                     )
-                    del self.behind[name]
+                    del self.behind[node.name]
         return dict(self.behind)

@@ -124,6 +124,7 @@ async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext 
     registry.load_enabled()
     rpc = RpcClient(reactor, creds, port=cfg.cluster.rpc_port)
     writer = ConfigWriter(cfg, store, ssconf_dir(), rpc, registry, pm)
+    await writer.warm()
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: defer.Deferred.fromCoroutine(rpc.close())
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import time
 from dataclasses import asdict
@@ -68,6 +69,19 @@ def _boot_id() -> str:
         return ""
 
 
+_SERIAL = re.compile(rb',"serial_no":(\d+),"version":\d+}$')
+
+
+def _document_serial(document: bytes) -> int | None:
+    """The top-level serial of a config file as the master writes it (keys sorted).
+
+    ``serial_no`` is the last key but ``version`` at the top level, so it is
+    found at the end without decoding megabytes of JSON on every push.
+    """
+    match = _SERIAL.search(document[-64:])
+    return int(match.group(1)) if match and document[:1] == b"{" else None
+
+
 class NodeMethods:
     """The RPC procedures of one node daemon."""
 
@@ -75,6 +89,8 @@ class NodeMethods:
     ANONYMOUS = frozenset({"ca", "join"})
     #: Callable by any node of the cluster; the rest need the master or a candidate.
     READ_ONLY = frozenset({"version", "node_info", "config_serial", "instance_list"})
+    #: Take one large JSON document as the request body (see corral.rpc.protocol).
+    DOCUMENT = frozenset({"config_push"})
 
     def __init__(
         self,
@@ -271,25 +287,25 @@ class NodeMethods:
         """The serial of this node's config replica (0 if it has none)."""
         return await threads.deferToThread(self._replica_serial)
 
-    async def rpc_config_push(self, serial: int, config: dict[str, Any]) -> int:
-        """Keep a config replica; an older one than the node has is refused."""
-        if not isinstance(serial, int) or not isinstance(config, dict):
-            raise OpPrereqError("config_push: needs an integer serial and a config object")
-        if config.get("serial_no") != serial:
+    async def rpc_config_push(self, serial: int, document: bytes) -> int:
+        """Keep a config replica; one older than the node has is refused.
+
+        The document is the master's config file, byte for byte; it is
+        checked to be a config of the serial announced and written as it
+        came, so a replica is exactly the master's file.
+        """
+        if not isinstance(serial, int) or isinstance(serial, bool):
+            raise OpPrereqError("config_push: needs an integer serial")
+        found = _document_serial(document)
+        if found != serial:
             raise OpPrereqError(
-                f"config_push: serial {serial} does not match the config's"
-                f" ({config.get('serial_no')!r})"
+                f"config_push: the document's serial ({found}) is not the announced {serial}"
             )
-
-        def store() -> None:
-            data = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
-            write_atomically(self._config_path, data)
-
         async with self._push_lock:
             current = await threads.deferToThread(self._replica_serial)
             if serial < current:
                 raise StaleError(f"config of serial {serial} refused: node has serial {current}")
             if serial > current:  # equal: a repeated push after a lost answer
-                await threads.deferToThread(store)
+                await threads.deferToThread(write_atomically, self._config_path, document)
                 self._config_serial = serial
         return serial

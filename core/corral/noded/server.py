@@ -29,6 +29,7 @@ from corral.crypto.tls import peer_name
 from corral.rpc.protocol import MAX_BODY
 from corral.rpc.protocol import encode_failure
 from corral.rpc.protocol import encode_result
+from corral.rpc.protocol import query_args
 
 if TYPE_CHECKING:
     from corral.crypto.ca import ClusterCA
@@ -126,12 +127,13 @@ class RpcResource(resource.Resource):
         assert request.content is not None
         data = request.content.read()
         try:
-            args = await (
-                threads.deferToThread(json.loads, data)
-                if len(data) > _BIG_BODY
-                else defer.succeed(json.loads(data or b"{}"))
-            )
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            if name in self._methods.DOCUMENT:
+                args = {**query_args(request.args or {}), "document": data}
+            elif len(data) > _BIG_BODY:
+                args = await threads.deferToThread(json.loads, data)
+            else:
+                args = json.loads(data or b"{}")
+        except (UnicodeDecodeError, ValueError) as err:
             return http.BAD_REQUEST, encode_failure(OpPrereqError(f"body is not JSON: {err}"))
         if not isinstance(args, dict):
             error = OpPrereqError("the body must be a JSON object of arguments")

@@ -30,7 +30,7 @@ from corral.api.errors import CorralError
 from corral.rpc.protocol import DEFAULT_PORT
 from corral.rpc.protocol import RpcError
 from corral.rpc.protocol import decode_answer
-from corral.rpc.protocol import encode_args
+from corral.rpc.protocol import request_parts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -177,20 +177,32 @@ class RpcClient:
         method: str,
         args: dict[str, Any] | None = None,
         timeout: float | None = None,
+        *,
+        document: bytes | None = None,
     ) -> NodeResult:
-        """Call ``method`` on one node; never raises for what went wrong there."""
+        """Call ``method`` on one node; never raises for what went wrong there.
+
+        ``document`` is for procedures that take one large JSON document
+        (a config): it is sent as the body as it is, and ``args`` travel in
+        the query string, so neither side encodes the document again.
+        """
+        return await self._send(target, method, *request_parts(method, args, document), timeout)
+
+    async def _send(
+        self, target: Target, method: str, path: str, body: bytes, timeout: float | None
+    ) -> NodeResult:
         if target.offline:
             return NodeResult(target.name, error="node is offline", offline=True)
         limit = self.timeout if timeout is None else timeout
         self._endpoints.addresses[target.name] = target.address
-        url = f"https://{target.name}:{self._port}/{method}".encode("ascii")
+        url = f"https://{target.name}:{self._port}/{path}".encode("ascii")
         started = time.monotonic()
-        request = self._agent.request(b"POST", url, _HEADERS, _Bytes(encode_args(args or {})))
+        request = self._agent.request(b"POST", url, _HEADERS, _Bytes(body))
         request.addTimeout(limit, self._reactor)
         try:
             response = await request
-            body = await client.readBody(response)
-            result = decode_answer(body, target.name)
+            answer = await client.readBody(response)
+            result = decode_answer(answer, target.name)
         except CorralError as err:
             elapsed = time.monotonic() - started
             return NodeResult(target.name, error=str(err), exception=err, seconds=elapsed)
@@ -205,9 +217,18 @@ class RpcClient:
         method: str,
         args: dict[str, Any] | None = None,
         timeout: float | None = None,
+        *,
+        document: bytes | None = None,
     ) -> dict[str, NodeResult]:
-        """Call ``method`` on every node in parallel; a result for each, by node name."""
-        calls = [defer.Deferred.fromCoroutine(self.call(t, method, args, timeout)) for t in targets]
+        """Call ``method`` on every node in parallel; a result for each, by node name.
+
+        The request is encoded once for all of them.
+        """
+        path, body = request_parts(method, args, document)
+        calls = [
+            defer.Deferred.fromCoroutine(self._send(t, method, path, body, timeout))
+            for t in targets
+        ]
         results: list[NodeResult] = await defer.gatherResults(calls)
         return {r.node: r for r in results}
 

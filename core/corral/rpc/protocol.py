@@ -1,6 +1,8 @@
 """The node RPC wire format: ``POST /<method>`` with a JSON object of arguments.
 
-The answer is always JSON: ``{"ok": true, "result": ...}``, or
+Procedures that take one large document (a config push) get it as the
+body unchanged, with their other arguments in the query string. The answer
+is always JSON: ``{"ok": true, "result": ...}``, or
 ``{"ok": false, "error": [CLASS, [MESSAGE]]}`` with the error encoded as
 LUXI encodes it, so a node's refusal reaches the operator with its class
 and its words. Transport problems (refused, timed out, bad certificate)
@@ -10,6 +12,7 @@ never get that far: the client reports them per node.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 from typing import Final
 
@@ -31,6 +34,33 @@ class RpcError(CorralError):
 
 def encode_args(args: dict[str, Any]) -> bytes:
     return json.dumps(args, separators=(",", ":")).encode()
+
+
+def request_parts(
+    method: str, args: dict[str, Any] | None, document: bytes | None = None
+) -> tuple[str, bytes]:
+    """The path and body of a call.
+
+    Usually the body is the JSON object of arguments. A procedure that
+    takes a large document gets the document itself as its body, and its
+    other arguments as JSON values in the query string (``?serial=12``).
+    """
+    if document is None:
+        return method, encode_args(args or {})
+    query = urllib.parse.urlencode(
+        {key: json.dumps(value, separators=(",", ":")) for key, value in (args or {}).items()}
+    )
+    return (f"{method}?{query}" if query else method), document
+
+
+def query_args(query: dict[bytes, list[bytes]]) -> dict[str, Any]:
+    """The arguments of a document procedure, from its query string (see request_parts)."""
+    out: dict[str, Any] = {}
+    for key, values in query.items():
+        if len(values) != 1:
+            raise ValueError(f"argument {key.decode(errors='replace')!r} given {len(values)} times")
+        out[key.decode()] = json.loads(values[0])
+    return out
 
 
 def encode_result(result: Any) -> bytes:
