@@ -13,12 +13,15 @@ from corral import ssconf
 from corral.api.cli import Command
 from corral.api.errors import CorralError
 from corral.api.errors import OpPrereqError
+from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import submit_and_wait
 from corral.config.store import ConfigStore
 from corral.hostname import check_name
 from corral.hostname import is_ip
 from corral.hostname import resolve
 from corral.hostname import this_node
 from corral.luxi.client import Client
+from corral.opcodes import make_opcode
 from corral.paths import config_file
 from corral.paths import ssconf_dir
 from corral.query.cluster import OS_API_VERSION
@@ -423,6 +426,42 @@ def _master_ping(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- verify ---------------------------------------------------------------------------
+
+
+def _configure_verify(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--error-codes",
+        action="store_true",
+        help="print problems as ERROR:CODE:KIND:NAME:MESSAGE (for scripts)",
+    )
+    parser.add_argument(
+        "--ignore-errors",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="report problems with this code (e.g. ENODEN1) as warnings; repeat for more",
+    )
+    parser.add_argument("--verbose", action="store_true", help="show more detail")
+    add_submit_options(parser)  # fmt: skip
+
+
+def _verify(args: argparse.Namespace) -> int:
+    """Check the config against every node: reachability, versions, clocks, certificates,
+    file consistency, instances, volumes and N+1 memory redundancy; exit 1 on errors."""
+    op = make_opcode(
+        "OP_CLUSTER_VERIFY",
+        error_codes=args.error_codes,
+        ignore_errors=args.ignore_errors,
+        verbose=args.verbose,
+    )
+    with Client() as client:
+        status, results = submit_and_wait(client, [op], args)
+    if status is None:
+        return 0
+    return 0 if results and results[0] else 1
+
+
 # -- queue and watcher -------------------------------------------------------------
 
 
@@ -479,6 +518,8 @@ COMMANDS = [
     Command("getmaster", "Print the name of the master node", _getmaster),
     Command("version", "Show the software and protocol versions", _version),
     Command("master-ping", "Exit 0 if the master daemon answers, 1 if not", _master_ping),
+    Command("verify", "Check the cluster's config against every node", _verify,
+            _configure_verify),
     Command("queue", "Drain or undrain the job queue, or show its drain flag", _queue,
              _configure_queue),
     Command("watcher", "Pause the watcher, let it continue, or show its state", _watcher,

@@ -7,6 +7,7 @@ registry is complete.
 
 from corral.cmdlib import node as node
 from corral.cmdlib import test as test
+from corral.cmdlib import verify as verify
 from corral.cmdlib.base import LU_CLASSES
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.base import LUContext

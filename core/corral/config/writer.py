@@ -18,6 +18,7 @@ re-encoded per node.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from typing import TYPE_CHECKING
 
@@ -90,6 +91,10 @@ class ConfigWriter:
                 return self._encoder.encode(cfg)
 
             self._data = await threads.deferToThread(prime)
+
+    def file_digest(self) -> str | None:
+        """SHA-256 of the config file as last written (what candidates must hold)."""
+        return None if self._data is None else hashlib.sha256(self._data).hexdigest()
 
     @property
     def config(self) -> ConfigData:

@@ -8,6 +8,7 @@ in a thread so one slow disk does not stall the other calls.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -29,6 +30,8 @@ from corral.api.errors import OpExecError
 from corral.api.errors import OpPrereqError
 from corral.atomicfile import write_atomically
 from corral.crypto.ca import ClusterCA
+from corral.crypto.ca import common_name
+from corral.crypto.ca import days_left
 from corral.crypto.jointoken import TokenStore
 from corral.hostname import is_ip
 from corral.paths import ca_cert_file
@@ -88,7 +91,7 @@ class NodeMethods:
     #: Callable without a client certificate (a node joining has none yet).
     ANONYMOUS = frozenset({"ca", "join"})
     #: Callable by any node of the cluster; the rest need the master or a candidate.
-    READ_ONLY = frozenset({"version", "node_info", "config_serial", "instance_list"})
+    READ_ONLY = frozenset({"version", "node_info", "config_serial", "instance_list", "verify"})
     #: Take one large JSON document as the request body (see corral.rpc.protocol).
     DOCUMENT = frozenset({"config_push"})
 
@@ -223,6 +226,68 @@ class NodeMethods:
                     "uptime": inst.uptime,
                 }
         return running
+
+    async def rpc_verify(self, hypervisors: list[str], disk_templates: list[str]) -> dict[str, Any]:
+        """What ``gnt-cluster verify`` compares across nodes, gathered in one call.
+
+        Versions, the clock, digests of the files that must agree, this
+        node's certificate, each driver's own verify, volumes and running
+        instances. A driver that fails is reported inside the answer.
+        """
+
+        def files() -> dict[str, Any]:
+            digests: dict[str, str | None] = {}
+            for name in ("cluster-ca.pem", "config.data"):
+                try:
+                    digests[name] = hashlib.sha256(
+                        (self._state_dir / name).read_bytes()
+                    ).hexdigest()
+                except FileNotFoundError:
+                    digests[name] = None
+            cert = self._creds.cert
+            return {
+                "files": digests,
+                "ssconf_serial": ssconf.serial(self._state_dir),
+                "cert": {
+                    "name": common_name(cert),
+                    "days_left": days_left(cert),
+                    "signed": self._creds.ca.signed(cert),
+                    "ca_days_left": days_left(self._creds.ca.cert),
+                },
+            }
+
+        answer: dict[str, Any] = await threads.deferToThread(files)
+        answer.update(
+            {"version": __version__, "protocol": PROTOCOL_VERSION, "node": self.node_name}
+        )
+        answer["hv"], answer["storage"] = {}, {}
+        for name in hypervisors:
+            try:
+                driver = self._registry.hypervisor(name)
+                answer["hv"][name] = {
+                    "problems": await driver.verify(),
+                    "memory_free": (await driver.node_info()).memory_free,
+                }
+            except CorralError as err:
+                answer["hv"][name] = {"problems": [str(err)], "memory_free": None}
+        for name in disk_templates:
+            try:
+                template = self._registry.disk_template(name)
+                volumes = await template.list_volumes() if template.HAS_DISKS else []
+                answer["storage"][name] = {
+                    "problems": await template.verify(),
+                    "volumes": [asdict(v) for v in volumes],
+                }
+            except CorralError as err:
+                answer["storage"][name] = {"problems": [str(err)], "volumes": []}
+        try:
+            answer["instances"] = await self.rpc_instance_list(hypervisors)
+        except CorralError as err:
+            answer["instances"] = None
+            answer["hv"].setdefault("_list", {"problems": [], "memory_free": None})
+            answer["hv"]["_list"]["problems"].append(f"cannot list instances: {err}")
+        answer["time"] = time.time()
+        return answer
 
     async def rpc_test_delay(self, duration: float) -> None:
         if not isinstance(duration, int | float) or isinstance(duration, bool):

@@ -46,3 +46,14 @@ def test_stats_leave_the_node_out():
     assert candidate_stats(config, exclude="n2") == (1, 3)
     promoted = fill_candidate_pool(config)
     assert promoted.nodes["n3"].serial_no == 2  # a promotion is a change of the node
+
+
+def test_verify_reports_only_ganetis_error_codes():
+    import re
+    from pathlib import Path
+
+    from corral.cmdlib import verify
+    from corral.opcodes.values import CV_ERROR_CODES
+
+    used = set(re.findall(r'"(E(?!RROR")[A-Z0-9]+)"', Path(verify.__file__).read_text()))
+    assert used and used <= set(CV_ERROR_CODES)
