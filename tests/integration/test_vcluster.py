@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+from typing import Any
 
 import pytest
 
@@ -57,17 +58,27 @@ def namespaces() -> set[str]:
 
 
 def processes_below(directory: Path) -> list[int]:
-    """Processes whose CORRAL_ROOTDIR is below ``directory`` (as root, every environ reads)."""
+    """Live processes whose CORRAL_ROOTDIR is below ``directory`` (root reads every environ)."""
+    marker = f"CORRAL_ROOTDIR={directory}/".encode()
     found = []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                environ = (entry / "environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if any(v.startswith(f"CORRAL_ROOTDIR={directory}/".encode()) for v in environ):
-                found.append(int(entry.name))
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # it ended meanwhile
+            continue
+        if any(v.startswith(marker) for v in environ) and alive(int(entry.name)):
+            found.append(int(entry.name))
     return found
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not: PID 1 reaps the daemons, maybe later)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def pids_in(namespace: str) -> list[str]:
@@ -115,7 +126,7 @@ class VCluster:
     def namespaces(self) -> set[str]:
         return {ns for ns in namespaces() if ns.startswith(f"{self.name}-")}
 
-    def state(self) -> dict[str, object]:
+    def state(self) -> dict[str, Any]:
         return json.loads((self.dir / "vcluster.json").read_text())  # type: ignore[no-any-return]
 
 
@@ -128,12 +139,12 @@ def vcluster(tmp_path: Path) -> Iterator[VCluster]:
     assert not vc.namespaces(), f"namespaces of an earlier run are left: {vc.namespaces()}"
     yield vc
     vc("stop", check=False)
-    left, alive = vc.namespaces(), processes_below(tmp_path)
-    for pid in alive:  # never leave anything behind, even when stop is broken
+    left, stray = vc.namespaces(), processes_below(tmp_path)
+    for pid in stray:  # never leave anything behind, even when stop is broken
         os.kill(pid, signal.SIGKILL)
     for namespace in left:
         subprocess.run(["ip", "netns", "del", namespace], check=False)
-    assert not left and not alive, f"vcluster stop left namespaces {left}, processes {alive}"
+    assert not left and not stray, f"vcluster stop left namespaces {left}, processes {stray}"
 
 
 def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
@@ -143,7 +154,7 @@ def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
     assert f"vcluster {vc.name} runs: 4 node(s), master {vc.nodes[0]}" in out
     state = vc.state()
     assert state["state"] == "running"
-    assert [n["namespace"] for n in state["nodes"]] == [f"{vc.name}-node{i}" for i in range(1, 5)]  # type: ignore[attr-defined]
+    assert [n["namespace"] for n in state["nodes"]] == [f"{vc.name}-node{i}" for i in range(1, 5)]
     assert vc.namespaces() == {f"{vc.name}-sw", *(f"{vc.name}-node{i}" for i in range(1, 5))}
     again = vc("start", "-n", "2", check=False)
     assert again.returncode == 1
@@ -153,9 +164,9 @@ def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
 
     # The real CLIs, each run in its node's namespace as that node.
     rows = vc.on(1, "gnt-node", "list", "--no-headers", "--separator=|", "-o", "name,role,pip")
-    assert rows.stdout.splitlines() == [
-        f"{vc.nodes[0]}|M|{vc.ips[0]}", *(f"{n}|C|{ip}" for n, ip in zip(vc.nodes[1:], vc.ips[1:]))
-    ]  # fmt: skip
+    expected = [f"{vc.nodes[0]}|M|{vc.ips[0]}"]
+    expected += [f"{name}|C|{ip}" for name, ip in zip(vc.nodes[1:], vc.ips[1:], strict=True)]
+    assert rows.stdout.splitlines() == expected
     assert vc.on(3, "gnt-cluster", "getmaster").stdout == f"{vc.nodes[0]}\n"  # from its ssconf
     info = vc.on(1, "gnt-node", "info", vc.nodes[1]).stdout
     assert f"Node name: {vc.nodes[1]}" in info and f"  primary ip: {vc.ips[1]}" in info
@@ -197,11 +208,9 @@ def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
     assert vc.nodes[3] not in vc.on(1, "gnt-node", "list", "-o", "name").stdout
     status = vc("status").stdout.splitlines()
     assert status[0].startswith(f"vcluster {vc.name}: running")
-    rows_by_index = {line.split()[0]: line for line in status[4:]}
-    assert (
-        rows_by_index["1"].split()[3] == f"{vc.ips[0]}/24" and rows_by_index["1"].count("pid ") == 2
-    )
-    assert rows_by_index["4"].split()[3:] == [f"{vc.ips[3]}/24", "-", "-"]
+    by_node = {line.split()[0]: line.split()[3:] for line in status[4:]}
+    assert by_node["1"][0] == f"{vc.ips[0]}/24" and by_node["1"][1::2] == ["pid", "pid"]
+    assert by_node["4"] == [f"{vc.ips[3]}/24", "-", "-"]
 
     # stop: no namespace, no process of this cluster; a second stop has nothing to do.
     inside = [int(pid) for ns in vc.namespaces() for pid in pids_in(ns)]
@@ -210,7 +219,7 @@ def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
     assert f"vcluster {vc.name} stopped (5 namespace(s) deleted)" in out
     assert vc.namespaces() == set()
     assert processes_below(vc.dir) == []
-    assert not any(Path(f"/proc/{pid}").exists() for pid in inside)
+    assert not any(alive(pid) for pid in inside)
     assert vc.state()["state"] == "stopped"
     assert "is not running: nothing to stop" in vc("stop").stdout
     assert vc("status", check=False).returncode == 1
@@ -220,20 +229,16 @@ def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
 
 def test_an_interrupted_start_leaves_nothing(vcluster: VCluster) -> None:
     vc = vcluster
-    proc = subprocess.Popen(
-        vc.argv("start", "-n", "3", "--net", vc.net, "--port", str(vc.port)),
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    lines = []
-    for line in proc.stdout:  # interrupt it while it adds node2: node1's daemons run then
-        lines.append(line)
-        if "Adding node2" in line:
-            proc.send_signal(signal.SIGTERM)
-            break
-    lines += proc.stdout.readlines()
-    assert proc.wait(timeout=60) == 130, "".join(lines)
-    out = "".join(lines)
+    argv = vc.argv("start", "-n", "3", "--net", vc.net, "--port", str(vc.port))
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:  # SIGTERM while it adds node2, when node1's daemons run
+            lines.append(line)
+            if "Adding node2" in line:
+                proc.send_signal(signal.SIGTERM)
+        out = "".join(lines)
+        assert proc.wait(timeout=60) == 130, out
     assert "Interrupted: tearing down what was made" in out and "Nothing is left running" in out
     assert vc.namespaces() == set()
     assert processes_below(vc.dir) == []

@@ -80,9 +80,11 @@ def test_node_delays_without_a_cluster_are_refused_clearly(clock, locks) -> None
 
 
 def test_unimplemented_opcode(clock, locks) -> None:
-    d = run(processor(), clock, locks, make_opcode("OP_CLUSTER_VERIFY"))
+    d = run(
+        processor(), clock, locks, make_opcode("OP_BACKUP_PREPARE", instance_name="x", mode="local")
+    )
     err = error_of(d)
-    assert isinstance(err, OpPrereqError) and "OP_CLUSTER_VERIFY is not implemented" in str(err)
+    assert isinstance(err, OpPrereqError) and "OP_BACKUP_PREPARE is not implemented" in str(err)
 
 
 def test_pre_hook_veto_stops_before_execution(clock, locks) -> None:
