@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import http.client
 import os
 import shutil
-import socket
 import ssl
 import time
 import uuid
@@ -46,8 +44,8 @@ from corral.paths import queue_dir
 from corral.paths import ssconf_dir
 from corral.plugins.kinds import DriverKind
 from corral.plugins.registry import DriverRegistry
-from corral.rpc.protocol import decode_answer
-from corral.rpc.protocol import encode_args
+from corral.rpc.blocking import connect
+from corral.rpc.blocking import post
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -230,33 +228,6 @@ def destroy_local(feedback: Callable[[str], None]) -> None:
 # -- joining a cluster ------------------------------------------------------------------
 
 
-def _post(sock: ssl.SSLSocket, host: str, method: str, args: dict[str, Any]) -> Any:
-    """One node RPC over an already verified TLS socket (blocking; CLI side)."""
-    body = encode_args(args)
-    sock.sendall(
-        f"POST /{method} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-        + body
-    )
-    response = http.client.HTTPResponse(sock)
-    response.begin()
-    return decode_answer(response.read(), host)
-
-
-def _connect(address: str, port: int, context: ssl.SSLContext, name: str | None) -> ssl.SSLSocket:
-    try:
-        raw = socket.create_connection((address, port), timeout=30)
-    except OSError as err:
-        raise OpPrereqError(
-            f"cannot reach the master's node daemon at {address}:{port}: {err.strerror or err}"
-        ) from None
-    try:
-        return context.wrap_socket(raw, server_hostname=name)
-    except ssl.SSLError as err:
-        raw.close()
-        raise OpPrereqError(f"TLS with the master at {address}:{port} failed: {err}") from None
-
-
 def join_cluster(
     token_text: str, primary_ip: str, node_name: str, feedback: Callable[[str], None]
 ) -> str:
@@ -278,8 +249,8 @@ def join_cluster(
     unverified = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE  # only to read the CA; it is checked by its hash next
-    with _connect(token.master_address, token.port, unverified, None) as sock:
-        ca_pem = str(_post(sock, token.master_name, "ca", {}))
+    with connect(token.master_address, token.port, unverified, None) as sock:
+        ca_pem = str(post(sock, token.master_name, "ca", {}))
     ca = load_certificate(ca_pem.encode(), "the master's cluster CA")
     if not hmac.compare_digest(fingerprint(ca), token.ca_fingerprint):
         raise OpPrereqError(
@@ -290,8 +261,8 @@ def join_cluster(
     verified.check_hostname = True
     key_pem, csr_pem = make_csr(node_name)
     feedback("Asking the master to sign this node's certificate")
-    with _connect(token.master_address, token.port, verified, token.master_name) as sock:
-        answer = _post(
+    with connect(token.master_address, token.port, verified, token.master_name) as sock:
+        answer = post(
             sock,
             token.master_name,
             "join",

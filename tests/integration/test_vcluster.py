@@ -209,8 +209,28 @@ def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
     status = vc("status").stdout.splitlines()
     assert status[0].startswith(f"vcluster {vc.name}: running")
     by_node = {line.split()[0]: line.split()[3:] for line in status[4:]}
-    assert by_node["1"][0] == f"{vc.ips[0]}/24" and by_node["1"][1::2] == ["pid", "pid"]
+    # node1's eth0 also carries the cluster IP: it is the master
+    assert by_node["1"][0] == f"{vc.ips[0]}/24,{vc.net}.254/32"
+    assert by_node["1"][1::2] == ["pid", "pid"]
     assert by_node["4"] == [f"{vc.ips[3]}/24", "-", "-"]
+
+    # The cluster IP is up on the master's eth0, and moves with a master failover.
+    cluster_ip = f"{vc.net}.254"
+
+    def has_cluster_ip(index: int) -> bool:
+        out = vc.on(index, "ip", "-br", "-4", "addr", "show", "dev", "eth0").stdout
+        return f"{cluster_ip}/32" in out
+
+    assert has_cluster_ip(1) and not has_cluster_ip(2)
+    out = vc.on(2, "gnt-cluster", "master-failover").stdout
+    assert f"Node {vc.nodes[1]} is the master of {vc.name}.vcluster now" in out
+    assert has_cluster_ip(2) and not has_cluster_ip(1)
+    # node3 reaches the cluster IP at node2 now (refused: nothing listens on that port there)
+    assert probe(f"{cluster_ip}:{vc.port}", via=vc.argv("exec", "3", "--")) == [
+        "ConnectionRefusedError"
+    ]
+    assert vc.on(3, "gnt-cluster", "getmaster").stdout == f"{vc.nodes[1]}\n"
+    assert vc.on(2, "gnt-cluster", "verify").returncode == 0
 
     # stop: no namespace, no process of this cluster; a second stop has nothing to do.
     inside = [int(pid) for ns in vc.namespaces() for pid in pids_in(ns)]

@@ -16,6 +16,7 @@ from corral.api.errors import OpPrereqError
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
 from corral.config.store import ConfigStore
+from corral.failover import master_failover
 from corral.hostname import check_name
 from corral.hostname import is_ip
 from corral.hostname import resolve
@@ -426,6 +427,44 @@ def _master_ping(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- master role ------------------------------------------------------------------------
+
+
+def _configure_failover(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-voting",
+        action="store_true",
+        help="take over without asking the other nodes (only when most nodes are really"
+        " down: two masters may result otherwise); needs --yes-do-it",
+    )
+    parser.add_argument("--yes-do-it", action="store_true", help="confirm --no-voting")
+
+
+def _failover(args: argparse.Namespace) -> int:
+    """Make this master candidate the master (run it on the candidate)."""
+    if args.no_voting and not args.yes_do_it:
+        raise OpPrereqError(
+            "--no-voting skips the check that the other nodes agree, so two masters may run"
+            " if the old one is still up: add --yes-do-it once you are sure it is down"
+        )
+    me = check_name(this_node(), "node name")
+    cfg = master_failover(args.no_voting, me, stamp)
+    stamp(f"Node {me} is the master of {cfg.cluster.cluster_name} now (config serial"
+          f" {cfg.serial_no})")  # fmt: skip
+    return 0
+
+
+def _configure_redist(parser: argparse.ArgumentParser) -> None:
+    add_submit_options(parser)
+
+
+def _redist_conf(args: argparse.Namespace) -> int:
+    """Push the config to every master candidate and ssconf to every node again."""
+    with Client() as client:
+        submit_and_wait(client, [make_opcode("OP_CLUSTER_REDIST_CONF")], args)
+    return 0
+
+
 # -- verify ---------------------------------------------------------------------------
 
 
@@ -518,6 +557,10 @@ COMMANDS = [
     Command("getmaster", "Print the name of the master node", _getmaster),
     Command("version", "Show the software and protocol versions", _version),
     Command("master-ping", "Exit 0 if the master daemon answers, 1 if not", _master_ping),
+    Command("master-failover", "Make this master candidate the master", _failover,
+            _configure_failover),
+    Command("redist-conf", "Push the config and ssconf to every node again", _redist_conf,
+            _configure_redist),
     Command("verify", "Check the cluster's config against every node", _verify,
             _configure_verify),
     Command("queue", "Drain or undrain the job queue, or show its drain flag", _queue,

@@ -66,6 +66,18 @@ def _lookup_node(cfg: o.ConfigData, name: str) -> o.Node:
     return node
 
 
+class LUClusterRedistConf(LogicalUnit):
+    """``gnt-cluster redist-conf``: push the config (a new serial) to every node again."""
+
+    OP_ID = "OP_CLUSTER_REDIST_CONF"
+    REQ_BGL = True
+
+    async def execute(self) -> Any:
+        await self.master.writer.update(lambda cfg: cfg, self.feedback)
+        await self.master.writer.catch_up()
+        return None
+
+
 class LUNodeAdd(LogicalUnit):
     """``gnt-node add``: make a node that joined (holds a cluster certificate) a member."""
 

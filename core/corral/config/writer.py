@@ -34,6 +34,7 @@ from corral.config.store import DocumentEncoder
 from corral.rpc.client import Target
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
     from collections.abc import Callable
     from pathlib import Path
 
@@ -80,6 +81,9 @@ class ConfigWriter:
         self._data: bytes | None = None
         #: Nodes whose last push failed, by name, with why: what :meth:`catch_up` retries.
         self.behind: dict[str, str] = {}
+        #: Awaited after each change is distributed, with the new config (e.g. the job
+        #: queue replicator, which must give a new candidate the whole queue at once).
+        self.listeners: list[Callable[[ConfigData], Awaitable[object]]] = []
 
     async def warm(self) -> None:
         """Check and encode the config once, so the first change costs no more than the next."""
@@ -113,7 +117,9 @@ class ConfigWriter:
             data = await threads.deferToThread(self._check_and_save, new)
             self._cfg, self._data = new, data
             await self._distribute(new, data, feedback)
-            return new
+        for listener in self.listeners:
+            await listener(new)
+        return new
 
     def _check_and_save(self, cfg: ConfigData) -> bytes:
         """Check, encode and write the master's own file and ssconf (in a thread)."""

@@ -43,3 +43,18 @@ def corral_job_state_changed(job: Any, old: str, new: str) -> None:
     success, error. Called on the master after the change is persisted; a
     notification only, so it must not block and its return value is ignored.
     """
+
+
+@hookspec(firstresult=True)
+def corral_master_ip(action: str, ip: str, netmask: int, netdev: str) -> bool | None:
+    """Bring the cluster IP up (``action`` ``"start"``) or down (``"stop"``) on this node.
+
+    Called on the master when its master daemon starts and stops, and on a
+    former master that steps down. Return ``True`` when the plugin did it
+    (the first such answer wins); with no plugin answering, corral runs the
+    site script ``etc/corral/master-ip-setup`` (Ganeti's interface:
+    ``start``/``stop`` argument, ``MASTER_IP``, ``MASTER_NETMASK``,
+    ``MASTER_NETDEV``, ``CLUSTER_IP_VERSION`` in the environment) if it is
+    there, else ``ip address add|del``. Called from a thread: it may block.
+    Raise an exception to report a failure, which is logged as a warning.
+    """

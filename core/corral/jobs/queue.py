@@ -15,6 +15,7 @@ import heapq
 import time
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeAlias
 
 from twisted.internet import defer
 from twisted.internet import threads
@@ -29,6 +30,9 @@ from corral.jobs.model import JOBS_FINALIZED
 from corral.jobs.model import Job
 from corral.jobs.model import JobStatus
 from corral.jobs.model import OpStatus
+from corral.jobs.replication import remove_op
+from corral.jobs.replication import rename_op
+from corral.jobs.replication import write_op
 from corral.luxi.protocol import encode_error
 from corral.opcodes import load_opcode
 from corral.plugins.manager import call_impl
@@ -43,6 +47,9 @@ if TYPE_CHECKING:
     from corral.jobs.store import JobStore
     from corral.jobs.store import RecoveryReport
     from corral.locking import LockManager
+
+    #: Sends one queue-directory operation to the candidates (see corral.jobs.replication).
+    Replicate: TypeAlias = Callable[[dict[str, Any]], defer.Deferred[None]]
 
 log = Logger()
 
@@ -92,6 +99,11 @@ def job_row(job: Job, fields: list[str]) -> list[Any]:
     return [JOB_FIELDS[f](job) for f in fields]
 
 
+def _no_replica(op: dict[str, Any]) -> defer.Deferred[None]:
+    """A queue without candidates: nothing to copy."""
+    return defer.succeed(None)
+
+
 class _JobFiles:
     """Durable, ordered writes of job snapshots, coalesced per job.
 
@@ -101,8 +113,9 @@ class _JobFiles:
     fsyncs, and a file never goes back to an older state.
     """
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, replicate: Replicate | None = None) -> None:
         self._store = store
+        self._replicate: Replicate = replicate or _no_replica
         self._pending: dict[int, tuple[bytes, list[defer.Deferred[None]]]] = {}
         self._busy: set[int] = set()
 
@@ -121,6 +134,7 @@ class _JobFiles:
                 data, waiters = self._pending.pop(job_id)
                 try:
                     await threads.deferToThread(self._store.write_encoded, job_id, data)
+                    await self._replicate(write_op(f"job-{job_id}", data))
                 except Exception as err:
                     log.failure("writing job {job} failed", job=job_id)
                     for waiter in waiters:
@@ -143,8 +157,9 @@ class _IdAllocator:
 
     BLOCK = 64
 
-    def __init__(self, store: JobStore) -> None:
+    def __init__(self, store: JobStore, replicate: Replicate | None = None) -> None:
         self._store = store
+        self._replicate: Replicate = replicate or _no_replica
         self._spare: list[int] = []
         self._waiting: list[tuple[int, defer.Deferred[list[int]]]] = []
         self._busy = False
@@ -170,6 +185,7 @@ class _IdAllocator:
                     reserved = await threads.deferToThread(
                         self._store.allocate_ids, max(wanted, self.BLOCK)
                     )
+                    await self._replicate(write_op("serial", f"{reserved[-1]}\n".encode()))
                 except Exception as err:
                     for _, d in batch:
                         d.errback(err)
@@ -198,6 +214,7 @@ class JobQueue:
         pm: pluggy.PluginManager,
         max_running: int = 20,
         now: Callable[[], float] = time.time,
+        replicate: Replicate | None = None,
     ) -> None:
         self._clock = clock
         self._store = store
@@ -206,8 +223,11 @@ class JobQueue:
         self._pm = pm
         self.max_running = max_running
         self._now = now
-        self._files = _JobFiles(store)
-        self._ids = _IdAllocator(store)
+        #: Copies each change of the queue directory to the master candidates
+        #: (see corral.jobs.replication); a queue without candidates skips it.
+        self._replicate: Replicate = replicate or _no_replica
+        self._files = _JobFiles(store, self._replicate)
+        self._ids = _IdAllocator(store, self._replicate)
         self._jobs: dict[int, Job] = {}
         #: Jobs that may be ready, as (priority, id): a heap, so the most urgent
         #: is found in O(log n). Stale entries are skipped when popped.
@@ -556,7 +576,9 @@ class JobQueue:
         if job is None or not job.is_finalized:
             return False
         await self._files.persist(job)  # the file must hold the final state first
-        await threads.deferToThread(self._store.archive, job.id)
+        target = await threads.deferToThread(self._store.archive, job.id)
+        relative = target.relative_to(self._store.queue_dir).as_posix()
+        await self._replicate(rename_op(f"job-{job.id}", relative))
         del self._jobs[job.id]
         self._announced.pop(job.id, None)
         return True
@@ -577,6 +599,7 @@ class JobQueue:
         if not isinstance(flag, bool):
             raise OpPrereqError(f"the drain flag must be true or false, not {flag!r}")
         await threads.deferToThread(self._store.set_drain, flag)
+        await self._replicate(write_op("drain", b"") if flag else remove_op("drain"))
         self._drained = flag
         return True
 

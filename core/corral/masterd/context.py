@@ -30,3 +30,12 @@ class MasterContext:
 
     def targets(self, nodes: list[Node]) -> list[Target]:
         return [target(n) for n in nodes]
+
+    def candidates(self) -> list[Target]:
+        """The other master candidates (which hold config and job queue replicas)."""
+        cfg = self.config
+        return [
+            target(n)
+            for uuid, n in sorted(cfg.nodes.items())
+            if n.master_candidate and uuid != cfg.cluster.master_node
+        ]

@@ -23,13 +23,16 @@ from twisted.logger import globalLogBeginner
 from twisted.logger import textFileLogObserver
 
 from corral import __version__
+from corral import masterip
 from corral.api.errors import CorralError
 from corral.cmdlib.processor import Processor
 from corral.config.store import ConfigStore
 from corral.config.writer import ConfigWriter
+from corral.config.writer import target
 from corral.crypto.ca import common_name
 from corral.crypto.tls import NodeCredentials
 from corral.jobs.queue import JobQueue
+from corral.jobs.replication import QueueReplicator
 from corral.jobs.store import JobStore
 from corral.locking import LockManager
 from corral.luxi.server import LuxiServerFactory
@@ -50,6 +53,8 @@ from corral.rpc.client import RpcClient
 
 if TYPE_CHECKING:
     import pluggy
+
+    from corral.config.objects import ConfigData
 
 log = Logger()
 
@@ -92,6 +97,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _master_ip(action: str, ip: str, netmask: int, netdev: str, pm: pluggy.PluginManager) -> None:
+    try:
+        how = masterip.change(action, ip, netmask, netdev, pm)
+    except (CorralError, OSError) as err:
+        log.warn("cluster IP {ip} {action}: {err}", ip=ip, action=action, err=err)
+    else:
+        log.info("cluster IP {ip} {action} (by {how})", ip=ip, action=action, how=how)
+
+
+async def check_still_master(rpc: RpcClient, cfg: ConfigData, me: str) -> None:
+    """Refuse to start where another node took over meanwhile (the old master steps down).
+
+    A node that names another master at a newer config serial than ours
+    wins: this one was failed over while it was away.
+    """
+    others = [target(n) for u, n in cfg.nodes.items() if u != cfg.cluster.master_node]
+    if not others:
+        return
+    answers = await rpc.call_many(others, "master_info", timeout=10)
+    for result in answers.values():
+        info = result.result if result.ok and isinstance(result.result, dict) else None
+        if info is None or info.get("master") in (None, me):
+            continue
+        if int(info.get("ssconf_serial", 0)) > cfg.serial_no:
+            raise CorralError(
+                f"this node ({me}) is no longer the master: node {info.get('node')} names"
+                f" {info['master']} as master at config serial {info['ssconf_serial']}, newer"
+                f" than this node's {cfg.serial_no}; this node stays a regular member"
+            )
+
+
 async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext | None:
     """The cluster this node is master of, or None where there is no config yet.
 
@@ -123,11 +159,28 @@ async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext 
     )
     registry.load_enabled()
     rpc = RpcClient(reactor, creds, port=cfg.cluster.rpc_port)
+    await check_still_master(rpc, cfg, me)
     writer = ConfigWriter(cfg, store, ssconf_dir(), rpc, registry, pm)
     await writer.warm()
-    reactor.addSystemEventTrigger(
-        "before", "shutdown", lambda: defer.Deferred.fromCoroutine(rpc.close())
+    # Every other node hears from the master at once: after a failover this is
+    # how they all learn of it (the catch-up runs when the daemon starts).
+    for uuid, node in cfg.nodes.items():
+        if uuid != cfg.cluster.master_node:
+            writer.behind[node.name] = "the master daemon started"
+    cluster = cfg.cluster
+    await threads.deferToThread(
+        _master_ip, "start", cluster.master_ip, cluster.master_netmask, cluster.master_netdev, pm
     )
+
+    def stopping() -> defer.Deferred[None]:
+        down = threads.deferToThread(
+            _master_ip, "stop", cluster.master_ip, cluster.master_netmask,
+            cluster.master_netdev, pm,
+        )  # fmt: skip
+        down.addBoth(lambda _: defer.Deferred.fromCoroutine(rpc.close()))
+        return down
+
+    reactor.addSystemEventTrigger("before", "shutdown", stopping)
     log.info(
         "master of cluster {name}: {nodes} node(s), {instances} instance(s),"
         " config serial {serial}",
@@ -152,6 +205,10 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
     pm = build_plugin_manager()
     master = await load_cluster(reactor, pm)
     locks = LockManager(reactor)
+    replicator = None
+    if master is not None:
+        replicator = QueueReplicator(master.rpc, master.candidates, queue_path)
+        master.writer.listeners.append(lambda cfg: replicator.catch_up())
     queue = JobQueue(
         reactor,
         JobStore(queue_path),
@@ -159,14 +216,21 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
         locks,
         pm,
         max_running=args.max_running_jobs,
+        replicate=replicator.replicate if replicator is not None else None,
     )
     report = await queue.start()
     handler = MasterHandler(queue, data_dir() / "watcher.pause", master)
-    if master is not None:
-        catch_up = task.LoopingCall(lambda: defer.Deferred.fromCoroutine(master.writer.catch_up()))
-        catch_up.clock = reactor
-        catch_up.start(args.catch_up_interval, now=False).addErrback(
-            lambda f: log.failure("config catch-up stopped", f)
+    if master is not None and replicator is not None:
+
+        async def catch_up() -> None:
+            await master.writer.catch_up()
+            await replicator.catch_up()
+
+        loop = task.LoopingCall(lambda: defer.Deferred.fromCoroutine(catch_up()))
+        loop.clock = reactor
+        # At once: candidates get the whole job queue before new jobs count on them.
+        loop.start(args.catch_up_interval, now=True).addErrback(
+            lambda f: log.failure("replica catch-up stopped", f)
         )
     endpoint = endpoints.UNIXServerEndpoint(reactor, str(socket_path), mode=0o660)  # type: ignore[no-untyped-call]
     port = await endpoint.listen(LuxiServerFactory(handler))  # type: ignore[no-untyped-call]

@@ -24,26 +24,33 @@ from twisted.internet import threads
 from twisted.logger import Logger
 
 from corral import __version__
+from corral import daemonctl
+from corral import masterip
 from corral import ssconf
 from corral.api.errors import CorralError
 from corral.api.errors import OpExecError
 from corral.api.errors import OpPrereqError
+from corral.atomicfile import fsync_dir
 from corral.atomicfile import write_atomically
 from corral.crypto.ca import ClusterCA
 from corral.crypto.ca import common_name
 from corral.crypto.ca import days_left
 from corral.crypto.jointoken import TokenStore
 from corral.hostname import is_ip
+from corral.jobs.replication import QUEUE_PATH
 from corral.paths import ca_cert_file
 from corral.paths import ca_key_file
 from corral.paths import join_tokens_dir
 from corral.paths import node_cert_file
+from corral.plugins.manager import build_plugin_manager
 from corral.rpc.protocol import PROTOCOL_VERSION
 
 log = Logger()
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import pluggy
 
     from corral.crypto.tls import NodeCredentials
     from corral.plugins.registry import DriverRegistry
@@ -72,6 +79,10 @@ def _boot_id() -> str:
         return ""
 
 
+#: The operations of a job queue update, and which of their keys name files.
+_PATH_KEYS: dict[Any, tuple[str, ...]] = {
+    "write": ("path",), "rename": ("path", "to"), "remove": ("path",), "reset": (), "noop": (),
+}  # fmt: skip
 _SERIAL = re.compile(rb',"serial_no":(\d+),"version":\d+}$')
 
 
@@ -91,7 +102,9 @@ class NodeMethods:
     #: Callable without a client certificate (a node joining has none yet).
     ANONYMOUS = frozenset({"ca", "join"})
     #: Callable by any node of the cluster; the rest need the master or a candidate.
-    READ_ONLY = frozenset({"version", "node_info", "config_serial", "instance_list", "verify"})
+    READ_ONLY = frozenset(
+        {"version", "node_info", "config_serial", "instance_list", "verify", "master_info"}
+    )
     #: Take one large JSON document as the request body (see corral.rpc.protocol).
     DOCUMENT = frozenset({"config_push"})
 
@@ -102,8 +115,10 @@ class NodeMethods:
         creds: NodeCredentials,
         state_dir: Path,
         registry: DriverRegistry,
+        pm: pluggy.PluginManager | None = None,
     ) -> None:
         self._reactor = reactor
+        self._pm = pm or build_plugin_manager()
         self.node_name = node_name
         self._creds = creds
         self._state_dir = state_dir
@@ -115,6 +130,7 @@ class NodeMethods:
         self._config_serial: int | None = None
         #: Pushes are applied one at a time, so an older one cannot overtake a newer.
         self._push_lock = defer.DeferredLock()
+        self._queue_lock = defer.DeferredLock()
         self.started = time.time()
 
     def names(self) -> set[str]:
@@ -308,7 +324,58 @@ class NodeMethods:
             if new < current:
                 raise StaleError(f"ssconf of serial {new} refused: node has serial {current}")
             await threads.deferToThread(ssconf.write, self._state_dir, values)
+        master = values.get("master_node")
+        if master is not None and master != self.node_name:
+            await self._step_down(f"{master} is the master now (config serial {new})")
         return new
+
+    async def _step_down(self, reason: str) -> bool:
+        """Stop this node's master daemon and cluster IP, if it still has them."""
+
+        def stop() -> bool:
+            running = daemonctl.running_pid("corral-masterd") is not None
+            if running:
+                log.warn("stepping down as master: {reason}", reason=reason)
+                daemonctl.stop("corral-masterd")
+            self._master_ip("stop")
+            return running
+
+        return await threads.deferToThread(stop)
+
+    def _master_ip(self, action: str) -> None:
+        """Bring the cluster IP (as ssconf names it) up or down here; a failure is logged."""
+        ip = ssconf.read(self._state_dir, "master_ip")
+        netdev = ssconf.read(self._state_dir, "master_netdev") or "eth0"
+        netmask = int(ssconf.read(self._state_dir, "master_netmask") or 32)
+        if ip is None:
+            return
+        try:
+            masterip.change(action, ip, netmask, netdev, self._pm)
+        except (CorralError, OSError) as err:
+            log.warn("cluster IP {action}: {err}", action=action, err=err)
+
+    async def rpc_master_info(self) -> dict[str, Any]:
+        """Who this node thinks the master is, and how new its config is (for voting)."""
+        return {
+            "node": self.node_name,
+            "master": ssconf.read(self._state_dir, "master_node"),
+            "ssconf_serial": ssconf.serial(self._state_dir),
+            "config_serial": await threads.deferToThread(self._replica_serial),
+        }
+
+    async def rpc_config_fetch(self) -> str:
+        """This candidate's config replica, for a new master that has an older one."""
+        try:
+            data = await threads.deferToThread(self._config_path.read_bytes)
+        except FileNotFoundError:
+            raise OpPrereqError(f"node {self.node_name} holds no config replica") from None
+        return data.decode()
+
+    async def rpc_master_stop(self, reason: str) -> bool:
+        """Another node takes over as master: stop the master daemon and cluster IP here."""
+        if not isinstance(reason, str):
+            raise OpPrereqError("master_stop: reason must be a string")
+        return await self._step_down(reason)
 
     def _replica_serial(self) -> int:
         if self._config_serial is None:
@@ -318,6 +385,56 @@ class NodeMethods:
             except (OSError, ValueError, AttributeError):
                 self._config_serial = 0
         return self._config_serial
+
+    async def rpc_jobqueue_update(self, ops: list[dict[str, Any]]) -> int:
+        """Apply the master's job queue operations to this candidate's replica, in order.
+
+        See corral.jobs.replication. Every path is checked against the
+        queue's own file names first, so nothing outside the queue can be
+        touched, and a bad batch changes nothing.
+        """
+        if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):
+            raise OpPrereqError("jobqueue_update: ops must be a list of objects")
+        for op in ops:
+            kind = op.get("op")
+            if kind not in _PATH_KEYS:
+                raise OpPrereqError(f"jobqueue_update: unknown operation {kind!r}")
+            for key in _PATH_KEYS[kind]:
+                if not isinstance(op.get(key), str) or not QUEUE_PATH.match(op[key]):
+                    raise OpPrereqError(f"jobqueue_update: {op.get(key)!r} is not a queue file")
+            if kind == "write" and not isinstance(op.get("data"), str):
+                raise OpPrereqError("jobqueue_update: a write needs its data as a string")
+
+        def apply() -> None:
+            queue = self._state_dir / "queue"
+            queue.mkdir(mode=0o700, exist_ok=True)
+            touched = {queue}
+            for op in ops:
+                kind = op["op"]
+                if kind == "reset":
+                    for path in sorted(queue.rglob("*"), reverse=True):
+                        relative = path.relative_to(queue).as_posix()
+                        if path.is_file() and QUEUE_PATH.match(relative):
+                            path.unlink()
+                elif kind == "write":
+                    path = queue / op["path"]
+                    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    write_atomically(path, op["data"].encode(), sync_dir=False)
+                    touched.add(path.parent)
+                elif kind == "rename":
+                    source, target = queue / op["path"], queue / op["to"]
+                    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                    if source.exists() or not target.exists():
+                        os.replace(source, target)
+                    touched.update((source.parent, target.parent))
+                elif kind == "remove":
+                    (queue / op["path"]).unlink(missing_ok=True)
+            for directory in touched:
+                fsync_dir(directory)
+
+        async with self._queue_lock:
+            await threads.deferToThread(apply)
+        return len(ops)
 
     async def rpc_demote(self) -> None:
         """This node is no master candidate any more: drop its config replica."""

@@ -108,6 +108,7 @@ class LoopbackCluster:
         return m.run(
             "gnt-cluster", "init", "--primary-ip", m.ip, "--master-ip", self.master_ip,
             "--rpc-port", str(self.port), "--file-storage-dir", str(m.root / "file-storage"),
+            "--master-netdev", "lo",
             *options, self.name,
         )  # fmt: skip
 

@@ -166,3 +166,36 @@ def test_hook_corral_authorize() -> None:
         == "bob may not submit OP_INSTANCE_REMOVE"
     )
     assert manager(Abstains()).hook.corral_authorize(actor="bob", op="x") is None
+
+
+def test_hook_corral_master_ip(tmp_path, monkeypatch) -> None:
+    from corral import masterip
+
+    calls = []
+
+    class Mover:
+        @hookimpl
+        def corral_master_ip(self, action, ip, netmask, netdev):
+            calls.append((action, ip, netmask, netdev))
+            return True
+
+    assert masterip.change("start", "192.0.2.10", 24, "br0", manager(Mover())) == "a network plugin"
+    assert calls == [("start", "192.0.2.10", 24, "br0")]
+
+
+def test_master_ip_site_script_gets_ganetis_environment(tmp_path, monkeypatch) -> None:
+    from corral import masterip
+
+    monkeypatch.setenv("CORRAL_ROOTDIR", str(tmp_path))
+    script = tmp_path / "etc/corral/master-ip-setup"
+    script.parent.mkdir(parents=True)
+    log = tmp_path / "log"
+    script.write_text(
+        f'#!/bin/sh\necho "$1 $MASTER_IP/$MASTER_NETMASK $MASTER_NETDEV v$CLUSTER_IP_VERSION" >> {log}\n'
+    )
+    script.chmod(0o755)
+    assert masterip.change("stop", "192.0.2.10", 32, "eth0", manager()) == str(script)
+    assert log.read_text() == "stop 192.0.2.10/32 eth0 v4\n"
+    script.write_text("#!/bin/sh\necho 'no such device' >&2\nexit 2\n")
+    with pytest.raises(masterip.MasterIPError, match="exited 2: no such device"):
+        masterip.change("start", "192.0.2.10", 32, "eth0", manager())
