@@ -65,6 +65,8 @@ def test_operator_runbook(cluster: LoopbackCluster) -> None:
     assert out.splitlines() == [
         f"{m.name}|M|{m.ip}|Y", f"{n2.name}|C|{n2.ip}|Y", f"{n3.name}|C|{n3.ip}|Y",
     ]  # fmt: skip
+    # Candidates hold the CA key too, so that any of them can sign after a failover.
+    assert (n2.state / "cluster-ca.key").read_bytes() == m.pem("cluster-ca.key")
     # Every node got the ssconf; candidates got the config, at the master's serial.
     serial = json.loads(m.pem("config.data"))["serial_no"]
     for node in (n2, n3):
@@ -79,6 +81,7 @@ def test_operator_runbook(cluster: LoopbackCluster) -> None:
     out = m.run("gnt-node", "modify", "-C", "no", n3.name).stdout
     assert out.splitlines() == [f"Modified node {n3.name}", " - master_candidate -> False"]
     assert not (n3.state / "config.data").exists()  # a regular node keeps no replica
+    assert not (n3.state / "cluster-ca.key").exists()  # nor the CA key
     out = m.run("gnt-node", "modify", "-D", "yes", n3.name).stdout
     assert " - drained -> True" in out
     row = m.run("gnt-node", "list", "--no-headers", "-o", "role", n3.name).stdout

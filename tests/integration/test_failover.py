@@ -91,6 +91,8 @@ def test_failover_after_a_crash_keeps_every_acknowledged_job_and_change(cluster)
         info = luxi.call("QueryNodes", [n3.name], ["custom_ndparams"], False)
         assert info == [[{"spindle_count": 3}]]
         assert luxi.call("QueryClusterInfo")["serial_no"] > serial
+    # The new master can sign for new nodes: it got the CA key as a candidate.
+    assert "corral-join-v1:" in n2.run("gnt-node", "join-token", "node9.example.com").stdout
     listed = n2.run("gnt-node", "list", "--no-headers", "-o", "name,role").stdout.split()
     assert listed == [m.name, "C", n2.name, "M", n3.name, "C"]
 

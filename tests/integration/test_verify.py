@@ -116,6 +116,8 @@ def test_a_disk_the_config_does_not_know(cluster, tmp_path):
         rc, problems = verify(cluster)
         assert rc == 1
         assert problems == [f"ERROR:ENODEORPHANLV:node:{n3.name}:volume {orphan} is unknown"]
+        listed = cluster.master.run("gnt-node", "volumes", "--no-headers", "--separator=|").stdout
+        assert listed.splitlines() == [f"{n3.name}|file|{orphan}|0|lost.example.com"]
     finally:
         orphan.unlink()
     assert verify(cluster) == (0, [])
@@ -137,3 +139,18 @@ def test_a_certificate_about_to_expire(cluster):
         (n2.state / "server.pem").write_bytes(saved)
         n2.run("corral-daemon-util", "restart", "corral-noded", "--bind", n2.ip)
     assert verify(cluster) == (0, [])
+
+
+def test_storage_units_are_listed(cluster):
+    out = cluster.master.run("gnt-node", "list-storage", "--separator=|", "--no-headers").stdout
+    rows = [line.split("|") for line in out.splitlines()]
+    assert [r[0] for r in rows] == [n.name for n in cluster.nodes]
+    storage = str(cluster.master.root / "file-storage")
+    for _node, kind, name, size, used, free, allocatable in rows:
+        assert (kind, name, allocatable) == ("file", storage, "Y")
+        assert int(size) == int(used) + int(free) > 0
+    header = cluster.master.run("gnt-node", "list-storage", cluster.master.name).stdout
+    assert header.splitlines()[0].split() == ["Node", "Type", "Name", "Size", "Used", "Free",
+                                              "Allocatable"]  # fmt: skip
+    bad = cluster.master.run("gnt-node", "volumes", "-o", "node,colour", check=False)
+    assert "unknown field(s) colour" in bad.stderr

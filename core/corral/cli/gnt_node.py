@@ -14,10 +14,16 @@ from corral.cli.cluster_cmds import timespec
 from corral.cli.cluster_cmds import yes_no
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
+from corral.cli.query import add_units_option
 from corral.cli.query import configure_list
 from corral.cli.query import configure_list_fields
+from corral.cli.query import format_unit
 from corral.cli.query import list_fields
 from corral.cli.query import list_objects
+from corral.cli.table import Column
+from corral.cli.table import format_table
+from corral.cli.table import select_columns
+from corral.cli.tool import add_list_options
 from corral.cli.tool import run_tool
 from corral.crypto.ca import ClusterCA
 from corral.crypto.jointoken import DEFAULT_VALIDITY
@@ -304,7 +310,64 @@ def _join_token(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- storage ----------------------------------------------------------------------------
+
+_VOLUME_COLUMNS = [
+    Column("node", "Node"), Column("template", "Template"), Column("name", "Name"),
+    Column("size", "Size", numeric=True), Column("instance", "Instance"),
+]  # fmt: skip
+_STORAGE_COLUMNS = [
+    Column("node", "Node"), Column("type", "Type"), Column("name", "Name"),
+    Column("size", "Size", numeric=True), Column("used", "Used", numeric=True),
+    Column("free", "Free", numeric=True), Column("allocatable", "Allocatable"),
+]  # fmt: skip
+_SIZES = {"size", "used", "free"}
+
+
+def _configure_volumes(parser: argparse.ArgumentParser) -> None:
+    add_list_options(parser)
+    add_units_option(parser)
+    parser.add_argument("nodes", nargs="*", metavar="NODE", help="only these nodes")
+
+
+def _configure_storage(parser: argparse.ArgumentParser) -> None:
+    _configure_volumes(parser)
+    parser.add_argument("-t", "--storage-type", choices=("file", "sharedfile"),
+                        help="only storage units of this type")  # fmt: skip
+
+
+def _storage_table(
+    args: argparse.Namespace, op_id: str, columns: list[Column], **params: Any
+) -> int:
+    chosen = select_columns(columns, args.output, [c.name for c in columns])
+    op = make_opcode(op_id, output_fields=[c.name for c in chosen], nodes=args.nodes, **params)
+    with Client() as client:
+        _, results = submit_and_wait(client, [op], args)
+    units = args.units or ("m" if args.separator is not None else "h")
+    rows = [
+        [format_unit(v, units) if c.name in _SIZES and isinstance(v, int) else v
+         for c, v in zip(chosen, row, strict=True)]
+        for row in results[0]
+    ]  # fmt: skip
+    for line in format_table(chosen, rows, headers=not args.no_headers, separator=args.separator):
+        print(line)
+    return 0
+
+
+def _volumes(args: argparse.Namespace) -> int:
+    """List the disks that exist on the nodes, with the instance each belongs to."""
+    return _storage_table(args, "OP_NODE_QUERYVOLS", _VOLUME_COLUMNS)
+
+
+def _list_storage(args: argparse.Namespace) -> int:
+    """List the nodes' storage units with their size, use and room."""
+    return _storage_table(args, "OP_NODE_QUERY_STORAGE", _STORAGE_COLUMNS,
+                          storage_type=args.storage_type)  # fmt: skip
+
+
 COMMANDS = [
+    Command("volumes", "List the disks that exist on the nodes", _volumes, _configure_volumes),
+    Command("list-storage", "List the nodes' storage units", _list_storage, _configure_storage),
     Command("add", "Add a node that holds this cluster's certificate", _add, _configure_add),
     Command("remove", "Remove a node from the cluster", _remove, _configure_remove),
     Command("modify", "Change a node's roles and flags", _modify, _configure_modify),

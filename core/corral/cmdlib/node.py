@@ -336,3 +336,70 @@ class LUNodeSetParams(LogicalUnit):
         if changes.get("offline") is False:
             self.feedback(f"Node {node.name} is online again; it has the current config")
         return [[key, value] for key, value in changes.items()]
+
+
+class _NodeFanOut(LogicalUnit):
+    """Ask nodes (all, or those named) for rows; the opcode's output_fields pick columns."""
+
+    REQ_BGL = False
+    FIELDS: tuple[str, ...] = ()
+
+    def check_arguments(self) -> None:
+        unknown = [f for f in self.op.output_fields if f not in self.FIELDS]
+        if unknown:
+            raise OpPrereqError(
+                f"Unknown output fields selected: {', '.join(unknown)}"
+                f" (known: {', '.join(self.FIELDS)})"
+            )
+
+    def _nodes(self) -> list[o.Node]:
+        cfg = self.master.config
+        if not self.op.nodes:
+            return sorted(cfg.nodes.values(), key=lambda n: n.name)
+        return [_lookup_node(cfg, name) for name in self.op.nodes]
+
+    async def _gather(self, method: str, args: dict[str, Any]) -> list[list[Any]]:
+        nodes = self._nodes()
+        results = await self.master.rpc.call_many(
+            [target(n) for n in nodes], method, args, timeout=60
+        )
+        rows = []
+        for node in nodes:
+            result = results[node.name]
+            if not result.ok:
+                self.feedback(f"WARNING: node {node.name}: {result.error}")
+                continue
+            for item in result.result:
+                item = {"node": node.name, **item}
+                if self._wanted(item):
+                    rows.append([item.get(f) for f in self.op.output_fields])
+        return rows
+
+    def _wanted(self, item: dict[str, Any]) -> bool:
+        return True
+
+
+class LUNodeQueryvols(_NodeFanOut):
+    """``gnt-node volumes``: the disks that exist on nodes, with their instances."""
+
+    OP_ID = "OP_NODE_QUERYVOLS"
+    FIELDS = ("node", "template", "name", "size", "instance")
+
+    async def execute(self) -> Any:
+        templates = list(self.master.config.cluster.enabled_disk_templates)
+        return await self._gather("volumes", {"disk_templates": templates})
+
+
+class LUNodeQueryStorage(_NodeFanOut):
+    """``gnt-node list-storage``: size, use and room of each node's storage units."""
+
+    OP_ID = "OP_NODE_QUERY_STORAGE"
+    FIELDS = ("node", "type", "name", "size", "used", "free", "allocatable")
+
+    async def execute(self) -> Any:
+        return await self._gather("storage_info", {})
+
+    def _wanted(self, item: dict[str, Any]) -> bool:
+        if self.op.storage_type and item["type"] != self.op.storage_type:
+            return False
+        return not self.op.name or item["name"] == self.op.name

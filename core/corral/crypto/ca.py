@@ -218,6 +218,13 @@ class ClusterCA:
             .sign(self._signing_key(), hashes.SHA256())
         )
 
+    def key_matches(self) -> bool:
+        """Whether the key held is the CA certificate's own."""
+        public = self.cert.public_key()
+        if self.key is None or not isinstance(public, ec.EllipticCurvePublicKey):
+            return False
+        return self.key.public_key().public_numbers() == public.public_numbers()
+
     def signed(self, cert: x509.Certificate) -> bool:
         """Whether this CA signed ``cert`` (signature only; validity is checked apart)."""
         public = self.cert.public_key()

@@ -36,6 +36,7 @@ from corral.jobs.replication import QueueReplicator
 from corral.jobs.store import JobStore
 from corral.locking import LockManager
 from corral.luxi.server import LuxiServerFactory
+from corral.masterd.cakey import CaKeyKeeper
 from corral.masterd.context import MasterContext
 from corral.masterd.handler import MasterHandler
 from corral.paths import ca_cert_file
@@ -208,7 +209,10 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
     replicator = None
     if master is not None:
         replicator = QueueReplicator(master.rpc, master.candidates, queue_path)
+        key = await threads.deferToThread(ca_key_file().read_bytes)
+        keeper = CaKeyKeeper(master.rpc, master.candidates, key)
         master.writer.listeners.append(lambda cfg: replicator.catch_up())
+        master.writer.listeners.append(lambda cfg: keeper.sync())
     queue = JobQueue(
         reactor,
         JobStore(queue_path),
@@ -225,6 +229,7 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
         async def catch_up() -> None:
             await master.writer.catch_up()
             await replicator.catch_up()
+            await keeper.sync()
 
         loop = task.LoopingCall(lambda: defer.Deferred.fromCoroutine(catch_up()))
         loop.clock = reactor

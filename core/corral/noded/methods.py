@@ -18,6 +18,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from twisted.internet import defer
 from twisted.internet import task
 from twisted.internet import threads
@@ -83,6 +85,15 @@ def _boot_id() -> str:
 _PATH_KEYS: dict[Any, tuple[str, ...]] = {
     "write": ("path",), "rename": ("path", "to"), "remove": ("path",), "reset": (), "noop": (),
 }  # fmt: skip
+
+
+def _load_ec_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError("not an ECDSA key")
+    return key
+
+
 _SERIAL = re.compile(rb',"serial_no":(\d+),"version":\d+}$')
 
 
@@ -103,8 +114,9 @@ class NodeMethods:
     ANONYMOUS = frozenset({"ca", "join"})
     #: Callable by any node of the cluster; the rest need the master or a candidate.
     READ_ONLY = frozenset(
-        {"version", "node_info", "config_serial", "instance_list", "verify", "master_info"}
-    )
+        {"version", "node_info", "config_serial", "instance_list", "verify", "master_info",
+         "volumes", "storage_info"}
+    )  # fmt: skip
     #: Take one large JSON document as the request body (see corral.rpc.protocol).
     DOCUMENT = frozenset({"config_push"})
 
@@ -305,6 +317,45 @@ class NodeMethods:
         answer["time"] = time.time()
         return answer
 
+    async def rpc_volumes(self, disk_templates: list[str]) -> list[dict[str, Any]]:
+        """The volumes of each disk template on this node (``gnt-node volumes``)."""
+        rows = []
+        for name in disk_templates:
+            template = self._registry.disk_template(name)
+            if not template.HAS_DISKS:
+                continue
+            for volume in await template.list_volumes():
+                rows.append({"template": name, "name": volume.logical_id, "size": volume.size,
+                             "instance": volume.instance})  # fmt: skip
+        return rows
+
+    async def rpc_storage_info(self) -> list[dict[str, Any]]:
+        """Size, use and room of this node's storage units (``gnt-node list-storage``)."""
+
+        def gather() -> list[dict[str, Any]]:
+            units: list[dict[str, Any]] = []
+            enabled = ssconf.read_lines(self._state_dir, "enabled_disk_templates")
+            for kind, key in (
+                ("file", "file_storage_dir"),
+                ("sharedfile", "shared_file_storage_dir"),
+            ):
+                path = ssconf.read(self._state_dir, key)
+                if kind not in enabled or not path:
+                    continue
+                try:
+                    stat = os.statvfs(path)
+                except OSError:
+                    units.append({"type": kind, "name": path, "size": None, "used": None,
+                                  "free": None, "allocatable": False})  # fmt: skip
+                    continue
+                size = stat.f_blocks * stat.f_frsize // (1024 * 1024)
+                free = stat.f_bavail * stat.f_frsize // (1024 * 1024)
+                units.append({"type": kind, "name": path, "size": size, "used": size - free,
+                              "free": free, "allocatable": True})  # fmt: skip
+            return units
+
+        return await threads.deferToThread(gather)
+
     async def rpc_test_delay(self, duration: float) -> None:
         if not isinstance(duration, int | float) or isinstance(duration, bool):
             raise OpPrereqError(f"test_delay: duration must be a number, not {duration!r}")
@@ -436,11 +487,28 @@ class NodeMethods:
             await threads.deferToThread(apply)
         return len(ops)
 
+    async def rpc_ca_key_write(self, key: str) -> None:
+        """Keep the cluster CA key (this node is a master candidate), if it is the CA's."""
+        if not isinstance(key, str):
+            raise OpPrereqError("ca_key_write: key must be a PEM string")
+
+        def store() -> None:
+            try:
+                ca = ClusterCA(self._creds.ca.cert, _load_ec_key(key.encode()))
+            except ValueError as err:
+                raise OpPrereqError(f"ca_key_write: not a usable key: {err}") from None
+            if not ca.key_matches():
+                raise OpPrereqError("ca_key_write: the key does not belong to this cluster's CA")
+            write_atomically(self._ca_key_path, key.encode(), 0o600)
+
+        await threads.deferToThread(store)
+
     async def rpc_demote(self) -> None:
-        """This node is no master candidate any more: drop its config replica."""
+        """This node is no master candidate any more: drop its config replica and CA key."""
 
         def drop() -> None:
             self._config_path.unlink(missing_ok=True)
+            self._ca_key_path.unlink(missing_ok=True)
 
         async with self._push_lock:
             await threads.deferToThread(drop)

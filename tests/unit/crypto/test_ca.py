@@ -102,3 +102,10 @@ def test_expiry_is_counted_in_days(ca):
 def test_garbage_is_not_a_certificate():
     with pytest.raises(CertificateError, match="not a valid PEM certificate"):
         load_certificate(b"hello")
+
+
+def test_a_key_is_known_as_the_cas_own(ca):
+    assert ca.key_matches()
+    other = ClusterCA.create("c1.example.com")
+    assert not ClusterCA(ca.cert, other.key).key_matches()
+    assert not ClusterCA(ca.cert).key_matches()
