@@ -28,6 +28,7 @@ from corral.api.errors import ConfigError
 from corral.api.errors import OpPrereqError
 from corral.atomicfile import write_atomically
 from corral.config import objects as o
+from corral.config import typed
 from corral.config.store import ConfigStore
 from corral.crypto.ca import ClusterCA
 from corral.crypto.ca import common_name
@@ -156,6 +157,13 @@ def init_cluster(opts: InitOptions, feedback: Callable[[str], None]) -> o.Config
         }
     )
     registry.load_enabled()  # a missing plugin names its pip distribution
+    opts.hvparams = {
+        hv: typed.plugin(registry, DriverKind.HYPERVISOR, hv, values, f"hvparams.{hv}")
+        for hv, values in opts.hvparams.items()
+    }
+    opts.beparams = typed.core("beparams", opts.beparams, "beparams")
+    opts.nicparams = typed.core("nicparams", opts.nicparams, "nicparams")
+    opts.ndparams = typed.core("ndparams", opts.ndparams, "ndparams")
     cfg = initial_config(opts, time.time())
     store = ConfigStore(config_file())
     created: list[Path] = []

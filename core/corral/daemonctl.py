@@ -108,7 +108,7 @@ def running_pid(name: str) -> int | None:
     return pid
 
 
-def _log_tail(path: os.PathLike[str] | str, lines: int = 15) -> str:
+def _log_tail(path: os.PathLike[str] | str, lines: int = 5) -> str:
     try:
         with open(path, errors="replace") as handle:
             return "".join(handle.readlines()[-lines:])

@@ -194,3 +194,36 @@ def test_a_candidate_that_missed_changes_catches_up(cluster: LoopbackCluster) ->
         assert time.monotonic() < deadline, "node2 never caught up"
         time.sleep(0.2)
     assert (n2.state / "ssconf_config_serial").read_text() == f"{serial}\n"
+
+
+def test_cluster_parameters_are_typed_checked_and_merged(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    cluster.init("-B", "maxmem=512", "-H", "fake:boot_delay=0.1")
+
+    def stored() -> dict:
+        return json.loads(m.pem("config.data"))
+
+    assert stored()["cluster"]["beparams"] == {"default": {"maxmem": 512}}  # a number, not "512"
+    m.run("gnt-cluster", "modify", "-B", "vcpus=2,maxmem=default", "-H", "fake:boot_delay=0.5",
+          "--ipolicy-vcpu-ratio", "8", "-C", "3")  # fmt: skip
+    cfg = stored()
+    assert cfg["cluster"]["beparams"] == {"default": {"vcpus": 2}}
+    assert cfg["cluster"]["hvparams"]["fake"] == {"boot_delay": 0.5}
+    assert cfg["cluster"]["candidate_pool_size"] == 3
+    with m.luxi() as luxi:
+        info = luxi.call("QueryClusterInfo")
+    assert info["beparams"]["default"]["maxmem"] == 128 and info["ipolicy"]["vcpu-ratio"] == 8.0
+    serial = cfg["serial_no"]
+    for options, message in [
+        (("-B", "vcpus=zero"), "invalid beparams: beparams.vcpus: Not a valid integer."),
+        (("-H", "fake:colour=blue"), "hvparams.fake.colour: unknown parameter"),
+        (
+            ("--enabled-hypervisors", "kvm"),
+            "hypervisor 'kvm' is not installed: pip install corral-hv-kvm",
+        ),
+        (("-H", "xen-pvm:acpi=1"), "hypervisor xen-pvm is not enabled: enable it first"),
+        ((), "Please give at least one modification"),
+    ]:
+        out = m.run("gnt-cluster", "modify", *options, check=False)
+        assert out.returncode == 1 and message in out.stderr, (options, out.stderr)
+    assert stored()["serial_no"] == serial  # nothing was changed by the refused ones

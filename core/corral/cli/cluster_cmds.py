@@ -427,6 +427,138 @@ def _master_ping(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- modify ---------------------------------------------------------------------------
+
+
+def _configure_modify(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--enabled-hypervisors",
+        type=name_list,
+        metavar="HV[,HV...]",
+        help="hypervisors instances may use; the first is the default",
+    )
+    add(
+        "--enabled-disk-templates",
+        type=name_list,
+        metavar="TEMPLATE[,...]",
+        help="disk templates instances may use",
+    )
+    add(
+        "-H",
+        "--hypervisor-parameters",
+        type=hv_key_values,
+        action="append",
+        default=[],
+        metavar="HV:KEY=VAL[,...]",
+        help="cluster-wide parameters of a hypervisor",
+    )
+    add(
+        "-B",
+        "--backend-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help="cluster-wide backend parameters; KEY=default resets one",
+    )
+    add(
+        "-N",
+        "--nic-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help="cluster-wide NIC parameters",
+    )
+    add(
+        "--node-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help="cluster-wide node parameters",
+    )
+    add(
+        "-C",
+        "--candidate-pool-size",
+        type=int,
+        metavar="N",
+        help="how many master candidates the cluster keeps",
+    )
+    add("--max-running-jobs", type=int, metavar="N", help="jobs that may run at once")
+    add(
+        "--maintain-node-health",
+        type=yes_no,
+        metavar="yes|no",
+        help="let the watcher shut down instances that should not run",
+    )
+    add(
+        "--prealloc-wipe-disks",
+        type=yes_no,
+        metavar="yes|no",
+        help="wipe new disks before instances use them",
+    )
+    add("-I", "--default-iallocator", metavar="NAME", help="the default instance allocator")
+    add("-m", "--mac-prefix", metavar="PREFIX", help="prefix of generated MAC addresses")
+    add("--master-netdev", metavar="INTERFACE", help="interface of the cluster IP")
+    add("--master-netmask", type=int, metavar="BITS", help="netmask of the cluster IP")
+    add("--modify-etc-hosts", type=yes_no, metavar="yes|no", help="whether to edit /etc/hosts")
+    add("--file-storage-dir", metavar="DIR", help="where 'file' disks live on each node")
+    add("--shared-file-storage-dir", metavar="DIR", help="where 'sharedfile' disks live")
+    add(
+        "--ipolicy-vcpu-ratio",
+        type=float,
+        metavar="RATIO",
+        help="the most virtual CPUs per physical CPU",
+    )
+    add(
+        "--ipolicy-spindle-ratio",
+        type=float,
+        metavar="RATIO",
+        help="the most instances per spindle",
+    )
+    add(
+        "--ipolicy-disk-templates",
+        type=name_list,
+        metavar="TEMPLATE[,...]",
+        help="disk templates the instance policy allows",
+    )
+    add_submit_options(parser)  # fmt: skip
+
+
+def _modify(args: argparse.Namespace) -> int:
+    """Change cluster-wide parameters and settings."""
+    ipolicy: dict[str, Any] = {}
+    if args.ipolicy_vcpu_ratio is not None:
+        ipolicy["vcpu-ratio"] = args.ipolicy_vcpu_ratio
+    if args.ipolicy_spindle_ratio is not None:
+        ipolicy["spindle-ratio"] = args.ipolicy_spindle_ratio
+    if args.ipolicy_disk_templates:
+        ipolicy["disk-templates"] = list(args.ipolicy_disk_templates)
+    op = make_opcode(
+        "OP_CLUSTER_SET_PARAMS",
+        enabled_hypervisors=list(args.enabled_hypervisors or []) or None,
+        enabled_disk_templates=list(args.enabled_disk_templates or []) or None,
+        hvparams=dict(args.hypervisor_parameters) or None,
+        beparams=args.backend_parameters or None,
+        nicparams=args.nic_parameters or None,
+        ndparams=args.node_parameters or None,
+        ipolicy=ipolicy or None,
+        candidate_pool_size=args.candidate_pool_size,
+        max_running_jobs=args.max_running_jobs,
+        maintain_node_health=args.maintain_node_health,
+        prealloc_wipe_disks=args.prealloc_wipe_disks,
+        default_iallocator=args.default_iallocator,
+        mac_prefix=args.mac_prefix,
+        master_netdev=args.master_netdev,
+        master_netmask=args.master_netmask,
+        modify_etc_hosts=args.modify_etc_hosts,
+        file_storage_dir=args.file_storage_dir,
+        shared_file_storage_dir=args.shared_file_storage_dir,
+    )
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
 # -- master role ------------------------------------------------------------------------
 
 
@@ -557,6 +689,7 @@ COMMANDS = [
     Command("getmaster", "Print the name of the master node", _getmaster),
     Command("version", "Show the software and protocol versions", _version),
     Command("master-ping", "Exit 0 if the master daemon answers, 1 if not", _master_ping),
+    Command("modify", "Change cluster-wide parameters and settings", _modify, _configure_modify),
     Command("master-failover", "Make this master candidate the master", _failover,
             _configure_failover),
     Command("redist-conf", "Push the config and ssconf to every node again", _redist_conf,

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.oid import NameOID
 
-from corral.api.errors import CorralError
+from corral.api.errors import OpPrereqError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -35,8 +35,11 @@ CA_DAYS = 5 * 365
 NODE_DAYS = 5 * 365
 
 
-class CertificateError(CorralError):
-    """A certificate or key is missing, unreadable, or not the cluster's."""
+class CertificateError(OpPrereqError):
+    """A certificate or key is missing, unreadable, or not the cluster's.
+
+    A prerequisite error: it travels to clients (over RPC and LUXI) as one.
+    """
 
 
 def _new_key() -> ec.EllipticCurvePrivateKey:

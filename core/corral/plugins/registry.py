@@ -147,6 +147,13 @@ class DriverRegistry:
         self._classes: dict[tuple[DriverKind, str], type[Driver]] = {}
         self._drivers: dict[tuple[DriverKind, str], Driver] = {}
 
+    def set_enabled(self, kind: DriverKind, names: Iterable[str] | None) -> None:
+        """Change which drivers of ``kind`` may be used (the cluster's setting changed)."""
+        if names is None:
+            self._enabled.pop(kind, None)
+        else:
+            self._enabled[kind] = list(names)
+
     def enabled(self, kind: DriverKind) -> list[str] | None:
         """Names enabled for ``kind``, or ``None`` when any installed one may be used."""
         return self._enabled.get(kind)

@@ -142,6 +142,12 @@ def _describe(failure: BaseException, timeout: float) -> str:
     return str(failure) or type(failure).__name__
 
 
+class _QuietFactory(client._HTTP11ClientFactory):
+    """Connection factories that do not log each start and stop (one per node)."""
+
+    noisy = False
+
+
 class RpcClient:
     """Calls node daemons over HTTPS with this node's cluster certificate.
 
@@ -168,6 +174,7 @@ class RpcClient:
         self._pool = client.HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = max_per_node
         self._pool.retryAutomatically = False  # a call may not be idempotent
+        self._pool._factory = _QuietFactory
         self._agent = client.Agent.usingEndpointFactory(reactor, self._endpoints, pool=self._pool)
         self._port = port
 
