@@ -94,6 +94,54 @@ def timespec(text: str) -> int:
     return int(match.group(1)) * _SPAN[match.group(2)]
 
 
+def add_parameter_options(parser: argparse.ArgumentParser, *, init: bool) -> None:
+    """The plugin and parameter options ``init`` and ``modify`` share (Ganeti's names)."""
+    add = parser.add_argument
+    add(
+        "--enabled-hypervisors",
+        type=name_list,
+        default=("fake",) if init else None,
+        metavar="HV[,HV...]",
+        help="hypervisors instances may use; the first is the default"
+        + (" (default: fake)" if init else ""),
+    )
+    add(
+        "--enabled-disk-templates",
+        type=name_list,
+        default=("diskless", "file") if init else None,
+        metavar="TEMPLATE[,...]",
+        help="disk templates instances may use" + (" (default: diskless,file)" if init else ""),
+    )
+    add(
+        "-H",
+        "--hypervisor-parameters",
+        type=hv_key_values,
+        action="append",
+        default=[],
+        metavar="HV:KEY=VAL[,...]",
+        help="cluster-wide parameters of a hypervisor",
+    )
+    reset = "" if init else "; KEY=default resets one"
+    add(
+        "-B",
+        "--backend-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help=f"cluster-wide backend parameters (maxmem, minmem, vcpus, ...){reset}",
+    )
+    add(
+        "-N",
+        "--nic-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help=f"cluster-wide NIC parameters (mode, link){reset}",
+    )
+    add("--node-parameters", type=key_values, default={}, metavar="KEY=VAL[,...]",
+        help=f"cluster-wide node parameters{reset}")  # fmt: skip
+
+
 # -- init / destroy ------------------------------------------------------------------
 
 
@@ -153,52 +201,7 @@ def _configure_init(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="where 'sharedfile' disks live (shared by all nodes)",
     )
-    add(
-        "--enabled-hypervisors",
-        type=name_list,
-        default=("fake",),
-        metavar="HV[,HV...]",
-        help="hypervisors instances may use; the first is the default (default: fake)",
-    )
-    add(
-        "--enabled-disk-templates",
-        type=name_list,
-        default=("diskless", "file"),
-        metavar="TEMPLATE[,...]",
-        help="disk templates instances may use (default: diskless,file)",
-    )
-    add(
-        "-H",
-        "--hypervisor-parameters",
-        type=hv_key_values,
-        action="append",
-        default=[],
-        metavar="HV:KEY=VAL[,...]",
-        help="cluster-wide parameters of a hypervisor",
-    )
-    add(
-        "-B",
-        "--backend-parameters",
-        type=key_values,
-        default={},
-        metavar="KEY=VAL[,...]",
-        help="cluster-wide backend parameters (maxmem, minmem, vcpus, ...)",
-    )
-    add(
-        "-N",
-        "--nic-parameters",
-        type=key_values,
-        default={},
-        metavar="KEY=VAL[,...]",
-        help="cluster-wide NIC parameters (mode, link)",
-    )
-    add(
-        "--node-parameters",
-        type=key_values,
-        default={},
-        metavar="KEY=VAL[,...]",
-        help="cluster-wide node parameters",
-    )
+    add_parameter_options(parser, init=True)
     add("-I", "--default-iallocator", metavar="NAME", help="the default instance allocator")
     add(
         "-C",
@@ -432,50 +435,7 @@ def _master_ping(args: argparse.Namespace) -> int:
 
 def _configure_modify(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add(
-        "--enabled-hypervisors",
-        type=name_list,
-        metavar="HV[,HV...]",
-        help="hypervisors instances may use; the first is the default",
-    )
-    add(
-        "--enabled-disk-templates",
-        type=name_list,
-        metavar="TEMPLATE[,...]",
-        help="disk templates instances may use",
-    )
-    add(
-        "-H",
-        "--hypervisor-parameters",
-        type=hv_key_values,
-        action="append",
-        default=[],
-        metavar="HV:KEY=VAL[,...]",
-        help="cluster-wide parameters of a hypervisor",
-    )
-    add(
-        "-B",
-        "--backend-parameters",
-        type=key_values,
-        default={},
-        metavar="KEY=VAL[,...]",
-        help="cluster-wide backend parameters; KEY=default resets one",
-    )
-    add(
-        "-N",
-        "--nic-parameters",
-        type=key_values,
-        default={},
-        metavar="KEY=VAL[,...]",
-        help="cluster-wide NIC parameters",
-    )
-    add(
-        "--node-parameters",
-        type=key_values,
-        default={},
-        metavar="KEY=VAL[,...]",
-        help="cluster-wide node parameters",
-    )
+    add_parameter_options(parser, init=False)
     add(
         "-C",
         "--candidate-pool-size",

@@ -8,8 +8,6 @@ jobs are interrupted and, like after a crash, recovered at the next start.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -19,8 +17,6 @@ from twisted.internet import endpoints
 from twisted.internet import task
 from twisted.internet import threads
 from twisted.logger import Logger
-from twisted.logger import globalLogBeginner
-from twisted.logger import textFileLogObserver
 
 from corral import __version__
 from corral import masterip
@@ -31,6 +27,7 @@ from corral.config.writer import ConfigWriter
 from corral.config.writer import target
 from corral.crypto.ca import common_name
 from corral.crypto.tls import NodeCredentials
+from corral.foreground import run_daemon
 from corral.jobs.queue import JobQueue
 from corral.jobs.replication import QueueReplicator
 from corral.jobs.store import JobStore
@@ -253,17 +250,7 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
-    os.umask(0o027)
-
-    async def run(reactor: Any) -> None:
-        try:
-            await serve(reactor, args)
-        except CorralError as err:
-            log.error("corral-masterd cannot start: {err}", err=err)
-            raise SystemExit(1) from None
-
-    task.react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor)))
+    run_daemon("corral-masterd", lambda reactor: serve(reactor, args))
 
 
 if __name__ == "__main__":

@@ -8,23 +8,18 @@ a certificate from the cluster CA: its name is the one in that certificate.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
 from twisted.internet import defer
 from twisted.internet import endpoints
-from twisted.internet import task
 from twisted.logger import Logger
-from twisted.logger import globalLogBeginner
-from twisted.logger import textFileLogObserver
 
 from corral import __version__
 from corral import ssconf
 from corral.api.context import DriverContext
-from corral.api.errors import CorralError
 from corral.crypto.ca import common_name
 from corral.crypto.tls import NodeCredentials
+from corral.foreground import run_daemon
 from corral.noded.methods import NodeMethods
 from corral.noded.server import RpcResource
 from corral.noded.server import RpcSite
@@ -89,17 +84,7 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
-    os.umask(0o027)
-
-    async def run(reactor: Any) -> None:
-        try:
-            await serve(reactor, args)
-        except (CorralError, OSError) as err:
-            log.error("corral-noded cannot start: {err}", err=err)
-            raise SystemExit(1) from None
-
-    task.react(lambda reactor: defer.Deferred.fromCoroutine(run(reactor)))
+    run_daemon("corral-noded", lambda reactor: serve(reactor, args))
 
 
 if __name__ == "__main__":
