@@ -66,7 +66,7 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
         {DriverKind.HYPERVISOR: hypervisors} if hypervisors else None,
     )
     methods = NodeMethods(reactor, name, creds, state, registry)
-    site = RpcSite(RpcResource(methods, creds.ca))
+    site = RpcSite(RpcResource(methods))
     endpoint = endpoints.SSL4ServerEndpoint(
         reactor, port, creds.server_options(), interface=args.bind
     )

@@ -32,7 +32,6 @@ from corral.rpc.protocol import encode_result
 from corral.rpc.protocol import query_args
 
 if TYPE_CHECKING:
-    from corral.crypto.ca import ClusterCA
     from corral.noded.methods import NodeMethods
 
 log = Logger()
@@ -66,12 +65,13 @@ class _LimitedRequest(server.Request):
 
 
 class RpcResource(resource.Resource):
+    """Every procedure of :class:`NodeMethods` at ``/<name>``, with the checks above."""
+
     isLeaf = True
 
-    def __init__(self, methods: NodeMethods, ca: ClusterCA) -> None:
+    def __init__(self, methods: NodeMethods) -> None:
         super().__init__()
         self._methods = methods
-        self._ca = ca
         self._signatures = {
             name: inspect.signature(getattr(methods, f"rpc_{name}")) for name in methods.names()
         }
