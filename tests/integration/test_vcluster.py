@@ -232,6 +232,16 @@ def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
     assert vc.on(3, "gnt-cluster", "getmaster").stdout == f"{vc.nodes[1]}\n"
     assert vc.on(2, "gnt-cluster", "verify").returncode == 0
 
+    # A real partition: node1 (a candidate now) loses its link; alone it cannot take over.
+    subprocess.run(["ip", "-n", f"{vc.name}-node1", "link", "set", "eth0", "down"], check=True)
+    try:
+        refused = vc.on(1, "gnt-cluster", "master-failover", check=False)
+        assert refused.returncode == 1 and "only 1 of 3 nodes answered" in refused.stderr
+        assert not has_cluster_ip(1)
+    finally:
+        subprocess.run(["ip", "-n", f"{vc.name}-node1", "link", "set", "eth0", "up"], check=True)
+    assert vc.on(3, "gnt-cluster", "getmaster").stdout == f"{vc.nodes[1]}\n"
+
     # stop: no namespace, no process of this cluster; a second stop has nothing to do.
     inside = [int(pid) for ns in vc.namespaces() for pid in pids_in(ns)]
     assert len(inside) >= 4  # masterd and noded on node1, nodeds on node2 and node3
