@@ -50,8 +50,7 @@ if TYPE_CHECKING:
 
 def _nodes() -> dict[str, str]:
     """Every node of the cluster with its primary address, from this node's ssconf."""
-    lines = ssconf.read_lines(ssconf_dir(), "node_primary_ips")
-    return dict(line.split(" ", 1) for line in lines)
+    return ssconf.read_pairs(ssconf_dir(), "node_primary_ips")
 
 
 def vote(

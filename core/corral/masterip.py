@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pluggy
+    from twisted.logger import Logger
 
 
 class MasterIPError(CorralError):
@@ -55,6 +56,22 @@ def change(action: str, ip: str, netmask: int, netdev: str, pm: pluggy.PluginMan
         return "ip address (already so)"
     _run(command, None, " ".join(command))
     return "ip address"
+
+
+def change_logged(
+    action: str, ip: str, netmask: int, netdev: str, pm: pluggy.PluginManager, log: Logger
+) -> None:
+    """:func:`change`, for daemons: a failure is a logged warning, not an error.
+
+    The daemon goes on either way (a cluster without a working cluster IP
+    still serves through each node's own address); the log says why.
+    """
+    try:
+        how = change(action, ip, netmask, netdev, pm)
+    except (CorralError, OSError) as err:
+        log.warn("cluster IP {ip} {action}: {err}", ip=ip, action=action, err=err)
+    else:
+        log.info("cluster IP {ip} {action} (by {how})", ip=ip, action=action, how=how)
 
 
 def _present(ip: str, netdev: str) -> bool:

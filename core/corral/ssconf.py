@@ -72,6 +72,11 @@ def read_lines(directory: Path, key: str) -> list[str]:
     return [line for line in (value or "").split("\n") if line]
 
 
+def read_pairs(directory: Path, key: str) -> dict[str, str]:
+    """A value of ``name value`` lines (``node_primary_ips``) as a mapping."""
+    return dict(line.split(" ", 1) for line in read_lines(directory, key) if " " in line)
+
+
 def serial(directory: Path) -> int:
     value = read(directory, "config_serial")
     return int(value) if value and value.isdigit() else 0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from corral.api.cli import Command
 from corral.api.errors import ConfigError
 from corral.api.errors import PluginError
 from corral.cli import cluster_cmds
+from corral.cli.cluster_cmds import stamp
 from corral.cli.table import Column
 from corral.cli.table import format_table
 from corral.cli.table import select_columns
@@ -76,10 +76,6 @@ def _plugins(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stamp(message: str) -> None:
-    print(f"{time.strftime('%a %b %d %H:%M:%S %Y')} {message}")
-
-
 def _configure_verify_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", nargs="?", help="config file to check (default: this node's config.data)"
@@ -89,13 +85,13 @@ def _configure_verify_config(parser: argparse.ArgumentParser) -> None:
 def _verify_config(args: argparse.Namespace) -> int:
     """Check a config file offline: schema, references, enabled plugins and their parameters."""
     store = ConfigStore(args.file or config_file())
-    _stamp(f"* Verifying configuration file {store.path}")
+    stamp(f"* Verifying configuration file {store.path}")
     try:
         cfg = parse(store.read_document(), f"config file {store.path}")
     except ConfigError as err:
         for problem in err.problems or [str(err)]:
-            _stamp(f"  - ERROR: {problem}")
-        _stamp(f"* Configuration is NOT valid: {len(err.problems) or 1} error(s)")
+            stamp(f"  - ERROR: {problem}")
+        stamp(f"* Configuration is NOT valid: {len(err.problems) or 1} error(s)")
         return 1
     cluster = cfg.cluster
     registry = DriverRegistry(
@@ -106,11 +102,11 @@ def _verify_config(args: argparse.Namespace) -> int:
     )
     problems = check_config(cfg, registry, args._plugins)
     for problem in problems:
-        _stamp(f"  - ERROR: {problem}")
+        stamp(f"  - ERROR: {problem}")
     if problems:
-        _stamp(f"* Configuration is NOT valid: {len(problems)} error(s)")
+        stamp(f"* Configuration is NOT valid: {len(problems)} error(s)")
         return 1
-    _stamp(
+    stamp(
         f"* Configuration is valid (serial {cfg.serial_no}): {len(cfg.nodes)} node(s),"
         f" {len(cfg.nodegroups)} node group(s), {len(cfg.instances)} instance(s),"
         f" {len(cfg.networks)} network(s)"

@@ -288,9 +288,7 @@ def _join_token(args: argparse.Namespace) -> int:
     master = ssconf.read(state, "master_node")
     if master is None or not ca_key_file().exists():
         raise OpPrereqError("run 'gnt-node join-token' on the master node")
-    address = dict(line.split(" ", 1) for line in ssconf.read_lines(state, "node_primary_ips")).get(
-        master
-    )
+    address = ssconf.read_pairs(state, "node_primary_ips").get(master)
     if address is None:
         raise OpPrereqError(f"the master {master} has no primary address in ssconf")
     ca = ClusterCA.load(ca_cert_file())

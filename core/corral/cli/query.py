@@ -17,6 +17,7 @@ from typing import Final
 from corral.api.errors import OpPrereqError
 from corral.cli.table import Column
 from corral.cli.table import format_table
+from corral.cli.tool import add_list_options
 from corral.luxi.client import Client
 from corral.query.fields import names_filter
 
@@ -127,8 +128,6 @@ def list_fields(what: str, args: argparse.Namespace) -> list[str]:
 
 
 def configure_list(parser: argparse.ArgumentParser, what: str) -> None:
-    from corral.cli.tool import add_list_options
-
     add_list_options(parser)
     add_units_option(parser)
     parser.add_argument("names", nargs="*", metavar=what.upper(), help=f"only these {what}s")

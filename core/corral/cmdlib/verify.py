@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from corral import __version__
+from corral.api.errors import PluginError
 from corral.cmdlib.base import LogicalUnit
 from corral.config.check import check_config
 from corral.config.inheritance import effective_beparams
@@ -308,11 +309,7 @@ class LUClusterVerify(LogicalUnit):
                     continue
                 for node_uuid in disk.nodes or (inst.primary_node,):
                     expected[node_uuid].add(disk.logical_id)
-        shared = {
-            name
-            for name in cfg.cluster.enabled_disk_templates
-            if self._template_class(name) is not None and self._template_class(name).SHARED
-        }
+        shared = {n for n in cfg.cluster.enabled_disk_templates if self._shared(n)}
         for node_uuid, info in data.items():
             node = cfg.nodes[node_uuid]
             present = {
@@ -338,11 +335,13 @@ class LUClusterVerify(LogicalUnit):
                     ERROR, "ENODEORPHANLV", "node", node.name, f"volume {logical_id} is unknown"
                 )
 
-    def _template_class(self, name: str) -> Any:
+    def _shared(self, template: str) -> bool:
+        """Whether every node sees the template's disks (then volumes are not per node)."""
         try:
-            return self.master.registry.driver_class(DriverKind.STORAGE, name)
-        except Exception:
-            return None
+            cls = self.master.registry.driver_class(DriverKind.STORAGE, template)
+        except PluginError:
+            return False  # reported with the config checks
+        return bool(getattr(cls, "SHARED", False))
 
     def _n_plus_one(self, cfg: ConfigData, data: dict[str, dict[str, Any]]) -> None:
         """Whether each secondary node could take the instances of any one failed primary."""

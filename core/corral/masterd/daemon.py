@@ -95,15 +95,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _master_ip(action: str, ip: str, netmask: int, netdev: str, pm: pluggy.PluginManager) -> None:
-    try:
-        how = masterip.change(action, ip, netmask, netdev, pm)
-    except (CorralError, OSError) as err:
-        log.warn("cluster IP {ip} {action}: {err}", ip=ip, action=action, err=err)
-    else:
-        log.info("cluster IP {ip} {action} (by {how})", ip=ip, action=action, how=how)
-
-
 async def check_still_master(rpc: RpcClient, cfg: ConfigData, me: str) -> None:
     """Refuse to start where another node took over meanwhile (the old master steps down).
 
@@ -167,13 +158,14 @@ async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext 
             writer.behind[node.name] = "the master daemon started"
     cluster = cfg.cluster
     await threads.deferToThread(
-        _master_ip, "start", cluster.master_ip, cluster.master_netmask, cluster.master_netdev, pm
-    )
+        masterip.change_logged, "start", cluster.master_ip, cluster.master_netmask,
+        cluster.master_netdev, pm, log,
+    )  # fmt: skip
 
     def stopping() -> defer.Deferred[None]:
         down = threads.deferToThread(
-            _master_ip, "stop", cluster.master_ip, cluster.master_netmask,
-            cluster.master_netdev, pm,
+            masterip.change_logged, "stop", cluster.master_ip, cluster.master_netmask,
+            cluster.master_netdev, pm, log,
         )  # fmt: skip
         down.addBoth(lambda _: defer.Deferred.fromCoroutine(rpc.close()))
         return down

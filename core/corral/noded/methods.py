@@ -398,12 +398,8 @@ class NodeMethods:
         ip = ssconf.read(self._state_dir, "master_ip")
         netdev = ssconf.read(self._state_dir, "master_netdev") or "eth0"
         netmask = int(ssconf.read(self._state_dir, "master_netmask") or 32)
-        if ip is None:
-            return
-        try:
-            masterip.change(action, ip, netmask, netdev, self._pm)
-        except (CorralError, OSError) as err:
-            log.warn("cluster IP {action}: {err}", action=action, err=err)
+        if ip is not None:
+            masterip.change_logged(action, ip, netmask, netdev, self._pm, log)
 
     async def rpc_master_info(self) -> dict[str, Any]:
         """Who this node thinks the master is, and how new its config is (for voting)."""
