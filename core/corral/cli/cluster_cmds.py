@@ -15,6 +15,7 @@ from corral.api.errors import CorralError
 from corral.api.errors import OpPrereqError
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
+from corral.cli.tool import ask_user
 from corral.config.store import ConfigStore
 from corral.failover import master_failover
 from corral.hostname import check_name
@@ -593,6 +594,88 @@ def _verify(args: argparse.Namespace) -> int:
     return 0 if results and results[0] else 1
 
 
+# -- renew-crypto -------------------------------------------------------------------
+
+#: Ganeti's renew-crypto options for what corral has no part of (yet), and why.
+_NOT_RENEWABLE = {
+    "new_confd_hmac_key": "--new-confd-hmac-key: corral has no confd daemon yet",
+    "new_rapi_cert": "--new-rapi-certificate: corral has no RAPI daemon yet",
+    "rapi_cert": "--rapi-certificate: corral has no RAPI daemon yet",
+    "new_spice_cert": "--new-spice-certificate: no hypervisor plugin uses SPICE",
+    "spice_cert": "--spice-certificate: no hypervisor plugin uses SPICE",
+    "spice_cacert": "--spice-ca-certificate: no hypervisor plugin uses SPICE",
+    "new_cluster_domain_secret": "--new-cluster-domain-secret: corral moves no instances"
+    " between clusters yet",
+    "cluster_domain_secret": "--cluster-domain-secret: corral moves no instances between"
+    " clusters yet",
+}
+
+
+def _configure_renew_crypto(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-f", "--force", action="store_true", help="do not ask for confirmation")
+    parser.add_argument(
+        "--new-cluster-certificate",
+        action="store_true",
+        help="create a new cluster CA and re-sign every online node's certificate with it"
+        " (implies --new-node-certificates)",
+    )
+    parser.add_argument(
+        "--new-node-certificates",
+        action="store_true",
+        help="give every online node a new key and certificate from the cluster CA",
+    )
+    parser.add_argument(
+        "--new-ssh-keys",
+        action="store_true",
+        help="not in corral: it keeps no SSH keys between nodes (refused with a reason)",
+    )
+    parser.add_argument("--no-ssh-key-check", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ssh-key-type", help=argparse.SUPPRESS)
+    parser.add_argument("--ssh-key-bits", type=int, help=argparse.SUPPRESS)
+    for flag, dest in (
+        ("--new-confd-hmac-key", "new_confd_hmac_key"),
+        ("--new-rapi-certificate", "new_rapi_cert"),
+        ("--new-spice-certificate", "new_spice_cert"),
+        ("--new-cluster-domain-secret", "new_cluster_domain_secret"),
+    ):
+        parser.add_argument(flag, dest=dest, action="store_true", help=argparse.SUPPRESS)
+    for flag, dest in (
+        ("--rapi-certificate", "rapi_cert"),
+        ("--spice-certificate", "spice_cert"),
+        ("--spice-ca-certificate", "spice_cacert"),
+        ("--cluster-domain-secret", "cluster_domain_secret"),
+    ):
+        parser.add_argument(flag, dest=dest, metavar="FILE", help=argparse.SUPPRESS)
+    add_submit_options(parser)
+
+
+def _renew_crypto(args: argparse.Namespace) -> int:
+    """Renew the cluster's certificates while it runs: node certificates, or the cluster CA
+    and then every node's certificate. Offline nodes keep theirs."""
+    refused = [why for dest, why in _NOT_RENEWABLE.items() if getattr(args, dest)]
+    if refused:
+        raise OpPrereqError("cannot renew " + "; ".join(refused))
+    if not (args.new_cluster_certificate or args.new_node_certificates or args.new_ssh_keys):
+        raise OpPrereqError(
+            "nothing to renew: give --new-cluster-certificate or --new-node-certificates"
+        )
+    if not args.force and not ask_user(
+        'Updating certificates now. Running "gnt-cluster verify" is recommended after this'
+        " operation.\nThe node daemons keep running; offline nodes are not updated.\n"
+        "Continue?"
+    ):
+        return 1
+    op = make_opcode(
+        "OP_CLUSTER_RENEW_CRYPTO",
+        node_certificates=args.new_node_certificates or args.new_cluster_certificate,
+        cluster_certificate=args.new_cluster_certificate,
+        renew_ssh_keys=args.new_ssh_keys,
+    )
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
 # -- queue and watcher -------------------------------------------------------------
 
 
@@ -656,6 +739,8 @@ COMMANDS = [
             _configure_redist),
     Command("verify", "Check the cluster's config against every node", _verify,
             _configure_verify),
+    Command("renew-crypto", "Renew the cluster CA and node certificates", _renew_crypto,
+            _configure_renew_crypto),
     Command("queue", "Drain or undrain the job queue, or show its drain flag", _queue,
              _configure_queue),
     Command("watcher", "Pause the watcher, let it continue, or show its state", _watcher,

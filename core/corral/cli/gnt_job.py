@@ -49,6 +49,7 @@ from corral.cli.table import Column
 from corral.cli.table import format_table
 from corral.cli.table import select_columns
 from corral.cli.tool import add_list_options
+from corral.cli.tool import ask_user
 from corral.cli.tool import fail
 from corral.cli.tool import run_tool
 from corral.luxi.client import Client
@@ -513,25 +514,6 @@ def _wait(args: argparse.Namespace) -> int:
 
 
 # -- cancel, change-priority ----------------------------------------------------
-
-
-def ask_user(question: str) -> bool:
-    """Ask a yes/no question on the terminal; without one the answer is no (as Ganeti)."""
-    try:
-        tty = open("/dev/tty", "r+")
-    except OSError:
-        return False
-    with tty:
-        while True:
-            tty.write(f"{question}\ny/[n]/?: ")
-            tty.flush()
-            answer = tty.readline(2).strip().lower()
-            if answer == "y":
-                return True
-            if answer in ("n", ""):
-                return False
-            if answer == "?":
-                tty.write(" y - Perform the operation\n n - Do not perform the operation\n\n")
 
 
 def _answer_pair(answer: Any, method: str) -> tuple[bool, str]:

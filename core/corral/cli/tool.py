@@ -22,6 +22,25 @@ if TYPE_CHECKING:
     from corral.api.cli import Command
 
 
+def ask_user(question: str) -> bool:
+    """Ask a yes/no question on the terminal; without one the answer is no (as Ganeti)."""
+    try:
+        tty = open("/dev/tty", "r+")
+    except OSError:
+        return False
+    with tty:
+        while True:
+            tty.write(f"{question}\ny/[n]/?: ")
+            tty.flush()
+            answer = tty.readline(2).strip().lower()
+            if answer == "y":
+                return True
+            if answer in ("n", ""):
+                return False
+            if answer == "?":
+                tty.write(" y - Perform the operation\n n - Do not perform the operation\n\n")
+
+
 def fail(message: str) -> int:
     """Print an error the way Ganeti's tools do and return the exit status."""
     print(f"Failure: {message}", file=sys.stderr)

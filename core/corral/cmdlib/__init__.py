@@ -5,6 +5,7 @@ One LU class per OP_ID, registered by defining it (see :mod:`corral.cmdlib.base`
 registry is complete.
 """
 
+from corral.cmdlib import certificates as certificates
 from corral.cmdlib import cluster as cluster
 from corral.cmdlib import node as node
 from corral.cmdlib import test as test

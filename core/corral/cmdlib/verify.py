@@ -166,6 +166,15 @@ class LUClusterVerify(LogicalUnit):
                 name,
                 "its certificate is not the cluster CA's one for this node",
             )
+        if cert.get("trusted_cas", 1) > 1:
+            self._report(
+                WARNING,
+                "ECLUSTERCERT",
+                "node",
+                name,
+                f"it trusts {cert['trusted_cas']} cluster CAs: a CA renewal did not finish;"
+                " run 'gnt-cluster renew-crypto --new-node-certificates'",
+            )
         for what, days in (
             ("node certificate", cert.get("days_left")),
             ("cluster CA certificate", cert.get("ca_days_left")),

@@ -75,6 +75,15 @@ def load_certificate(pem: bytes, what: str = "certificate") -> x509.Certificate:
         raise CertificateError(f"{what} is not a valid PEM certificate: {err}") from None
 
 
+def load_certificates(pem: bytes, what: str = "certificate file") -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle (a CA file holds two while its CA is renewed)."""
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError as err:
+        raise CertificateError(f"{what} holds no valid PEM certificate: {err}") from None
+    return certs
+
+
 def make_csr(node_name: str) -> tuple[bytes, bytes]:
     """A new key and a certificate request for ``node_name``: (key PEM, CSR PEM).
 
@@ -99,10 +108,13 @@ class ClusterCA:
     @classmethod
     def create(cls, cluster_name: str, days: int = CA_DAYS) -> ClusterCA:
         key = _new_key()
+        # A serial in the subject tells a renewed CA from the one it replaces:
+        # while both are trusted, OpenSSL finds a certificate's issuer by name.
         name = x509.Name(
             [
                 x509.NameAttribute(NameOID.ORGANIZATION_NAME, "corral"),
                 x509.NameAttribute(NameOID.COMMON_NAME, f"corral cluster CA {cluster_name}"),
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, f"{x509.random_serial_number():x}"),
             ]
         )
         start = _now() - datetime.timedelta(minutes=5)  # tolerate a little clock skew
@@ -136,20 +148,22 @@ class ClusterCA:
 
     @classmethod
     def load(cls, cert_path: Path, key_path: Path | None = None) -> ClusterCA:
-        """Read the CA certificate (and its key, if ``key_path`` is given and exists)."""
-        try:
-            cert = load_certificate(cert_path.read_bytes(), f"cluster CA {cert_path}")
-        except FileNotFoundError:
-            raise CertificateError(
-                f"cluster CA certificate {cert_path} is missing: is this node part of a cluster?"
-            ) from None
+        """Read the CA certificate (and its key, if ``key_path`` is given and exists).
+
+        The file may hold several CAs (while the CA is renewed): the current
+        one is the first, or where the key is held, the one the key is for.
+        """
+        certs = load_trusted(cert_path)
         key = None
         if key_path is not None and key_path.exists():
             loaded = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
             if not isinstance(loaded, ec.EllipticCurvePrivateKey):
                 raise CertificateError(f"cluster CA key {key_path} is not an ECDSA key")
             key = loaded
-        return cls(cert, key)
+            for cert in certs:
+                if cls(cert, key).key_matches():
+                    return cls(cert, key)
+        return cls(certs[0], key)
 
     @property
     def cert_pem(self) -> bytes:
@@ -213,6 +227,10 @@ class ClusterCA:
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.SubjectAlternativeName(alt), critical=False)
             .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._ca_public()),
+                critical=False,
+            )
+            .add_extension(
                 x509.ExtendedKeyUsage(
                     [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
                 ),
@@ -220,6 +238,12 @@ class ClusterCA:
             )
             .sign(self._signing_key(), hashes.SHA256())
         )
+
+    def _ca_public(self) -> ec.EllipticCurvePublicKey:
+        public = self.cert.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise CertificateError("the cluster CA certificate must carry an ECDSA key")
+        return public
 
     def key_matches(self) -> bool:
         """Whether the key held is the CA certificate's own."""
@@ -238,6 +262,36 @@ class ClusterCA:
         except (ValueError, TypeError, InvalidSignature):
             return False
         return True
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def public_key_matches(key_pem: bytes, cert: x509.Certificate) -> bool:
+    """Whether ``cert`` is for the private key in ``key_pem``."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        return False
+    public = cert.public_key()
+    return (
+        isinstance(public, ec.EllipticCurvePublicKey)
+        and key.public_key().public_numbers() == public.public_numbers()
+    )
+
+
+def load_trusted(cert_path: Path) -> list[x509.Certificate]:
+    """The CA certificates a node trusts: its CA file, current CA first."""
+    try:
+        pem = cert_path.read_bytes()
+    except FileNotFoundError:
+        raise CertificateError(
+            f"cluster CA certificate {cert_path} is missing: is this node part of a cluster?"
+        ) from None
+    return load_certificates(pem, f"cluster CA {cert_path}")
 
 
 def days_left(cert: x509.Certificate, now: datetime.datetime | None = None) -> float:

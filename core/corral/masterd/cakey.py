@@ -31,6 +31,11 @@ class CaKeyKeeper:
         self._key = key_pem.decode()
         self._holders: set[str] = set()
 
+    def replace(self, key_pem: bytes) -> None:
+        """A new CA key (``renew-crypto``): every candidate is due for it."""
+        self._key = key_pem.decode()
+        self._holders.clear()
+
     async def sync(self) -> set[str]:
         """Send the key to candidates that may lack it; returns those that still do."""
         targets = {t.name: t for t in self._candidates() if not t.offline}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from corral.config.writer import target
@@ -11,18 +12,27 @@ if TYPE_CHECKING:
     from corral.config.objects import ConfigData
     from corral.config.objects import Node
     from corral.config.writer import ConfigWriter
+    from corral.crypto.tls import LiveCredentials
+    from corral.masterd.cakey import CaKeyKeeper
     from corral.plugins.registry import DriverRegistry
     from corral.rpc.client import RpcClient
     from corral.rpc.client import Target
 
 
-@dataclass(frozen=True)
+@dataclass
 class MasterContext:
-    """The cluster as the master sees it (None in a master daemon without a cluster)."""
+    """The cluster as the master sees it (None in a master daemon without a cluster).
+
+    ``credentials`` are the master's own TLS identity (the cluster CA with
+    its key, and the master node's certificate); ``cakeys`` hands the CA key
+    to the candidates.
+    """
 
     writer: ConfigWriter
     rpc: RpcClient
     registry: DriverRegistry
+    credentials: LiveCredentials
+    cakeys: CaKeyKeeper = field(init=False)
 
     @property
     def config(self) -> ConfigData:

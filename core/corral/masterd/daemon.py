@@ -26,7 +26,7 @@ from corral.config.store import ConfigStore
 from corral.config.writer import ConfigWriter
 from corral.config.writer import target
 from corral.crypto.ca import common_name
-from corral.crypto.tls import NodeCredentials
+from corral.crypto.tls import LiveCredentials
 from corral.foreground import run_daemon
 from corral.jobs.queue import JobQueue
 from corral.jobs.replication import QueueReplicator
@@ -129,10 +129,10 @@ async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext 
         return None
     store = ConfigStore(path)
     cfg = await threads.deferToThread(store.load)
-    creds = await threads.deferToThread(
-        NodeCredentials.load, ca_cert_file(), node_cert_file(), ca_key_file()
+    live = await threads.deferToThread(
+        LiveCredentials.load, ca_cert_file(), node_cert_file(), ca_key_file()
     )
-    me = common_name(creds.cert)
+    me = common_name(live.creds.cert)
     master_name = cfg.nodes[cfg.cluster.master_node].name
     if me != master_name:
         raise CorralError(
@@ -147,7 +147,8 @@ async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext 
         }
     )
     registry.load_enabled()
-    rpc = RpcClient(reactor, creds, port=cfg.cluster.rpc_port)
+    rpc = RpcClient(reactor, None, port=cfg.cluster.rpc_port, tls_for=live.client_options)
+    live.listeners.append(rpc.reset_tls)
     await check_still_master(rpc, cfg, me)
     writer = ConfigWriter(cfg, store, ssconf_dir(), rpc, registry, pm)
     await writer.warm()
@@ -179,7 +180,9 @@ async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext 
         instances=len(cfg.instances),
         serial=cfg.serial_no,
     )
-    return MasterContext(writer, rpc, registry)
+    context = MasterContext(writer, rpc, registry, live)
+    context.cakeys = CaKeyKeeper(rpc, context.candidates, live.creds.ca.key_pem)
+    return context
 
 
 async def serve(reactor: Any, args: argparse.Namespace) -> None:
@@ -198,8 +201,7 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
     replicator = None
     if master is not None:
         replicator = QueueReplicator(master.rpc, master.candidates, queue_path)
-        key = await threads.deferToThread(ca_key_file().read_bytes)
-        keeper = CaKeyKeeper(master.rpc, master.candidates, key)
+        keeper = master.cakeys
         master.writer.listeners.append(lambda cfg: replicator.catch_up())
         master.writer.listeners.append(lambda cfg: keeper.sync())
     queue = JobQueue(

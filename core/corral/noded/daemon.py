@@ -18,7 +18,7 @@ from corral import __version__
 from corral import ssconf
 from corral.api.context import DriverContext
 from corral.crypto.ca import common_name
-from corral.crypto.tls import NodeCredentials
+from corral.crypto.tls import LiveCredentials
 from corral.foreground import run_daemon
 from corral.noded.methods import NodeMethods
 from corral.noded.server import RpcResource
@@ -57,18 +57,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def serve(reactor: Any, args: argparse.Namespace) -> None:
     state = data_dir()
-    creds = NodeCredentials.load(ca_cert_file(), node_cert_file())
-    name = common_name(creds.cert)
+    live = LiveCredentials.load(ca_cert_file(), node_cert_file())
+    name = common_name(live.creds.cert)
     port = args.port or int(ssconf.read(state, "rpc_port") or DEFAULT_PORT)
     hypervisors = ssconf.read_lines(state, "hypervisor_list")
     registry = DriverRegistry(
         DriverContext.create(reactor, state, name),
         {DriverKind.HYPERVISOR: hypervisors} if hypervisors else None,
     )
-    methods = NodeMethods(reactor, name, creds, state, registry)
+    methods = NodeMethods(reactor, name, live, state, registry)
     site = RpcSite(RpcResource(methods))
     endpoint = endpoints.SSL4ServerEndpoint(
-        reactor, port, creds.server_options(), interface=args.bind
+        reactor, port, live.server_creator(), interface=args.bind
     )
     listening = await endpoint.listen(site)
     log.info(

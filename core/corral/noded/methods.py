@@ -37,6 +37,12 @@ from corral.atomicfile import write_atomically
 from corral.crypto.ca import ClusterCA
 from corral.crypto.ca import common_name
 from corral.crypto.ca import days_left
+from corral.crypto.ca import fingerprint
+from corral.crypto.ca import is_ca
+from corral.crypto.ca import load_certificate
+from corral.crypto.ca import load_certificates
+from corral.crypto.ca import make_csr
+from corral.crypto.ca import public_key_matches
 from corral.crypto.jointoken import TokenStore
 from corral.hostname import is_ip
 from corral.jobs.replication import QUEUE_PATH
@@ -54,6 +60,7 @@ if TYPE_CHECKING:
 
     import pluggy
 
+    from corral.crypto.tls import LiveCredentials
     from corral.crypto.tls import NodeCredentials
     from corral.plugins.registry import DriverRegistry
 
@@ -124,7 +131,7 @@ class NodeMethods:
         self,
         reactor: Any,
         node_name: str,
-        creds: NodeCredentials,
+        live: LiveCredentials,
         state_dir: Path,
         registry: DriverRegistry,
         pm: pluggy.PluginManager | None = None,
@@ -132,7 +139,9 @@ class NodeMethods:
         self._reactor = reactor
         self._pm = pm or build_plugin_manager()
         self.node_name = node_name
-        self._creds = creds
+        self._live = live
+        #: The key of a certificate request this node made and awaits the answer to.
+        self._pending_key: bytes | None = None
         self._state_dir = state_dir
         self._registry = registry
         self._config_path = state_dir / "config.data"
@@ -144,6 +153,10 @@ class NodeMethods:
         self._push_lock = defer.DeferredLock()
         self._queue_lock = defer.DeferredLock()
         self.started = time.time()
+
+    @property
+    def _creds(self) -> NodeCredentials:
+        return self._live.creds
 
     def names(self) -> set[str]:
         return {
@@ -281,6 +294,7 @@ class NodeMethods:
                     "days_left": days_left(cert),
                     "signed": self._creds.ca.signed(cert),
                     "ca_days_left": days_left(self._creds.ca.cert),
+                    "trusted_cas": len(self._creds.trusted),
                 },
             }
 
@@ -498,6 +512,89 @@ class NodeMethods:
             write_atomically(self._ca_key_path, key.encode(), 0o600)
 
         await threads.deferToThread(store)
+
+    async def rpc_ca_trust_write(self, ca: str) -> int:
+        """Trust these CAs from now on (``renew-crypto``); returns how many.
+
+        Refused if this node's own certificate is signed by none of them:
+        the node would lock itself out of its cluster.
+        """
+        if not isinstance(ca, str):
+            raise OpPrereqError("ca_trust_write: ca must be a PEM string")
+
+        def store() -> tuple[int, NodeCredentials]:
+            certs = load_certificates(ca.encode(), "ca_trust_write")
+            for cert in certs:
+                if not is_ca(cert):
+                    raise OpPrereqError(
+                        f"ca_trust_write: {common_name(cert)!r} is not a CA certificate"
+                    )
+            if not any(ClusterCA(cert).signed(self._creds.cert) for cert in certs):
+                raise OpPrereqError(
+                    f"ca_trust_write: none of these CAs signed node {self.node_name}'s"
+                    " certificate: give the node a new certificate first"
+                )
+            old = self._creds_ca_path.read_bytes()
+            write_atomically(self._creds_ca_path, ca.encode(), 0o644)
+            try:
+                return len(certs), self._live.read()
+            except CorralError:
+                write_atomically(self._creds_ca_path, old, 0o644)
+                raise
+
+        count, creds = await threads.deferToThread(store)
+        self._live.use(creds)
+        log.info("now trusting {count} cluster CA(s)", count=count)
+        return count
+
+    async def rpc_node_cert_request(self) -> str:
+        """Make a new key for this node and return a certificate request for it.
+
+        The key stays here until :meth:`rpc_node_cert_install` brings the
+        signed certificate; a newer request replaces an older one.
+        """
+        key, csr = await threads.deferToThread(make_csr, self.node_name)
+        self._pending_key = key
+        return csr.decode()
+
+    async def rpc_node_cert_install(self, cert: str) -> str:
+        """Take the certificate signed for the last request and serve with it at once."""
+        if not isinstance(cert, str):
+            raise OpPrereqError("node_cert_install: cert must be a PEM string")
+        key = self._pending_key
+        if key is None:
+            raise OpPrereqError(
+                "node_cert_install: no certificate request is pending on this node"
+                " (did the node daemon restart?): request a new one"
+            )
+
+        def install() -> tuple[str, NodeCredentials]:
+            signed = load_certificate(cert.encode(), "node_cert_install")
+            if not public_key_matches(key, signed):
+                raise OpPrereqError(
+                    "node_cert_install: the certificate is not for the key this node made"
+                )
+            if common_name(signed) != self.node_name:
+                raise OpPrereqError(
+                    f"node_cert_install: the certificate names {common_name(signed)!r},"
+                    f" not this node ({self.node_name})"
+                )
+            if not self._creds.signed(signed):
+                raise OpPrereqError("node_cert_install: no CA this node trusts signed it")
+            path = node_cert_file()
+            old = path.read_bytes()
+            write_atomically(path, key + cert.encode(), 0o600)
+            try:
+                return fingerprint(signed), self._live.read()
+            except CorralError:
+                write_atomically(path, old, 0o600)
+                raise
+
+        digest, creds = await threads.deferToThread(install)
+        self._live.use(creds)
+        self._pending_key = None
+        log.info("serving with a new node certificate ({digest})", digest=digest[:16])
+        return digest
 
     async def rpc_demote(self) -> None:
         """This node is no master candidate any more: drop its config replica and CA key."""

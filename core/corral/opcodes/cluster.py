@@ -244,11 +244,15 @@ class ClusterDeactivateMasterIpSchema(OpCodeSchema):
 
 
 class ClusterRenewCryptoSchema(OpCodeSchema):
-    """Issue new node certificates and/or SSH keys across the cluster."""
+    """Issue new node certificates (and a new cluster CA) across the cluster."""
 
     OP_ID = "OP_CLUSTER_RENEW_CRYPTO"
 
     node_certificates = fld.boolean("Issue new client certificates to all nodes.", False)
+    #: corral's: Ganeti renews its cluster certificate outside the job queue.
+    cluster_certificate = fld.boolean(
+        "Create a new cluster CA and re-sign every node's certificate with it.", False
+    )
     renew_ssh_keys = fld.boolean("Generate and distribute new SSH keys.", False)
     ssh_key_type = fld.one_of(
         fld.SSH_KEY_TYPES, "Type of the new SSH keys; null keeps the current type.", None

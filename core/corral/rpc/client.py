@@ -115,6 +115,9 @@ class _NodeEndpoints:
         #: Built once per node and address: a TLS context costs more than a call.
         self._cache: dict[tuple[str, str], IStreamClientEndpoint] = {}
 
+    def clear(self) -> None:
+        self._cache.clear()
+
     def endpointForURI(self, uri: URI) -> IStreamClientEndpoint:
         name = uri.host.decode("ascii")
         key = (name, self.addresses.get(name, name))
@@ -238,6 +241,11 @@ class RpcClient:
         ]
         results: list[NodeResult] = await defer.gatherResults(calls)
         return {r.node: r for r in results}
+
+    def reset_tls(self) -> None:
+        """New credentials: build TLS settings afresh and stop reusing old connections."""
+        self._endpoints.clear()
+        self._pool.closeCachedConnections()
 
     async def close(self) -> None:
         """Close the kept connections (tests and shutdown)."""
