@@ -32,6 +32,7 @@ from corral import ssconf
 from corral.api.errors import CorralError
 from corral.api.errors import OpExecError
 from corral.api.errors import OpPrereqError
+from corral.api.process import ProcessRunner
 from corral.atomicfile import fsync_dir
 from corral.atomicfile import write_atomically
 from corral.crypto.ca import ClusterCA
@@ -46,6 +47,7 @@ from corral.crypto.ca import public_key_matches
 from corral.crypto.jointoken import TokenStore
 from corral.hostname import is_ip
 from corral.jobs.replication import QUEUE_PATH
+from corral.noded.osdefs import OSProcedures
 from corral.paths import ca_cert_file
 from corral.paths import ca_key_file
 from corral.paths import join_tokens_dir
@@ -114,15 +116,16 @@ def _document_serial(document: bytes) -> int | None:
     return int(match.group(1)) if match and document[:1] == b"{" else None
 
 
-class NodeMethods:
-    """The RPC procedures of one node daemon."""
+class NodeMethods(OSProcedures):
+    """The RPC procedures of one node daemon (instance ones in :mod:`corral.noded.instances`)."""
 
     #: Callable without a client certificate (a node joining has none yet).
     ANONYMOUS = frozenset({"ca", "join"})
     #: Callable by any node of the cluster; the rest need the master or a candidate.
     READ_ONLY = frozenset(
         {"version", "node_info", "config_serial", "instance_list", "verify", "master_info",
-         "volumes", "storage_info"}
+         "volumes", "storage_info", "instance_console",
+         "os_diagnose", "os_validate"}
     )  # fmt: skip
     #: Take one large JSON document as the request body (see corral.rpc.protocol).
     DOCUMENT = frozenset({"config_push"})
@@ -144,6 +147,7 @@ class NodeMethods:
         self._pending_key: bytes | None = None
         self._state_dir = state_dir
         self._registry = registry
+        self._runner = ProcessRunner(reactor)
         self._config_path = state_dir / "config.data"
         self._creds_ca_path = ca_cert_file()
         self._ca_key_path = ca_key_file()

@@ -1,0 +1,453 @@
+"""``gnt-instance``: the instances of the cluster, with Ganeti's options."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from typing import TYPE_CHECKING
+from typing import Any
+
+from corral.api.cli import Command
+from corral.api.errors import OpPrereqError
+from corral.cli.cluster_cmds import hv_key_values
+from corral.cli.cluster_cmds import key_values
+from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import submit_and_wait
+from corral.cli.query import configure_list
+from corral.cli.query import configure_list_fields
+from corral.cli.query import format_unit
+from corral.cli.query import list_fields
+from corral.cli.query import list_objects
+from corral.cli.tool import ask_user
+from corral.cli.tool import run_tool
+from corral.luxi.client import Client
+from corral.opcodes import make_opcode
+from corral.query.instances import DEFAULT_FIELDS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_UNITS = {"": 1, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024, "gib": 1024,
+          "t": 1024 * 1024, "tb": 1024 * 1024, "tib": 1024 * 1024}  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """Ganeti's ParseUnit: ``512``, ``512m``, ``10G``, ``1.5t`` in MiB, rounded up to 4 MiB."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise argparse.ArgumentTypeError(f"Invalid size {text!r} (e.g. 512m, 10g, 1t)")
+    unit = match.group(2).lower()
+    if unit not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"Invalid size unit {match.group(2)!r} in {text!r} (use m, g or t)"
+        )
+    value = int(-(-float(match.group(1)) * _UNITS[unit] // 1))
+    return value + (-value % 4)
+
+
+def indexed_params(text: str) -> tuple[str, dict[str, Any]]:
+    """``--disk 0:size=10g,mode=rw`` / ``--net 0:link=br0`` -> ("0", {...})."""
+    index, sep, rest = text.partition(":")
+    if not sep:
+        index, rest = "", text
+    return index, key_values(rest) if rest else {}
+
+
+def _disks(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.sd_size is not None and args.disks:
+        raise OpPrereqError("give either -s SIZE or --disk options, not both")
+    if args.sd_size is not None:
+        return [{"size": args.sd_size}]
+    disks: dict[int, dict[str, Any]] = {}
+    for index, params in args.disks:
+        try:
+            number = int(index)
+        except ValueError:
+            raise OpPrereqError(f"invalid disk index {index!r} in --disk") from None
+        if "size" in params:
+            try:
+                params["size"] = parse_size(params["size"])
+            except argparse.ArgumentTypeError as err:
+                raise OpPrereqError(f"disk {number}: {err}") from None
+        disks[number] = params
+    if disks and sorted(disks) != list(range(len(disks))):
+        raise OpPrereqError(f"disk indices must be 0..{len(disks) - 1}, got {sorted(disks)}")
+    return [disks[i] for i in sorted(disks)]
+
+
+def _nics(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.no_nics:
+        return []
+    if not args.nics:
+        return [{}]  # Ganeti's default: one NIC with the cluster's NIC parameters
+    nics: dict[int, dict[str, Any]] = {}
+    for index, params in args.nics:
+        nics[int(index or len(nics))] = params
+    return [nics[i] for i in sorted(nics)]
+
+
+def _configure_add(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "-t",
+        "--disk-template",
+        required=True,
+        metavar="TEMPLATE",
+        help="disk template: diskless, file, sharedfile, plain, drbd, ... (must be enabled)",
+    )
+    add("-o", "--os-type", metavar="OS[+VARIANT]", help="the OS definition to install")
+    add(
+        "-O",
+        "--os-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help="OS parameters",
+    )
+    add(
+        "-B",
+        "--backend-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL[,...]",
+        help="backend parameters: maxmem, minmem (or memory for both), vcpus, spindle_use, ...",
+    )
+    add(
+        "-H",
+        "--hypervisor-parameters",
+        type=hv_key_values,
+        metavar="HV[:KEY=VAL,...]",
+        help="the hypervisor and its parameters (default: the cluster's first)",
+    )
+    add(
+        "--disk",
+        dest="disks",
+        action="append",
+        type=indexed_params,
+        default=[],
+        metavar="N:size=SIZE[,mode=ro|rw,name=NAME]",
+        help="a disk (repeat for more)",
+    )
+    add(
+        "-s",
+        "--os-size",
+        dest="sd_size",
+        type=parse_size,
+        metavar="SIZE",
+        help="one disk of SIZE (512m, 10g, 1t)",
+    )
+    add(
+        "--net",
+        dest="nics",
+        action="append",
+        type=indexed_params,
+        default=[],
+        metavar="N:[mac=MAC,ip=IP,mode=MODE,link=LINK,network=NET]",
+        help="a network interface (repeat for more; default: one with cluster defaults)",
+    )
+    add("--no-nics", action="store_true", help="create the instance without NICs")
+    add(
+        "-n",
+        "--node",
+        metavar="PNODE[:SNODE]",
+        help="the primary (and secondary) node; without it the iallocator chooses",
+    )
+    add(
+        "-I",
+        "--iallocator",
+        metavar="NAME",
+        help="the allocator that chooses the nodes ('.' for the cluster's default)",
+    )
+    add("-g", "--node-group", metavar="GROUP", help="place the instance in this node group")
+    add("--no-start", dest="start", action="store_false", help="do not start the instance")
+    add("--no-install", action="store_true", help="do not run the OS create scripts")
+    add(
+        "--no-name-check",
+        dest="name_check",
+        action="store_false",
+        help="do not resolve the instance name (implies --no-ip-check)",
+    )
+    add(
+        "--no-ip-check",
+        dest="ip_check",
+        action="store_false",
+        help="do not check that the instance's IP is unused",
+    )
+    add("--force-variant", action="store_true", help="accept an OS variant that is not listed")
+    add("--ignore-ipolicy", action="store_true", help="ignore the instance policy")
+    add("--tags", default="", metavar="TAG[,...]", help="tags for the new instance")
+    add_submit_options(parser)
+    add("instance", metavar="INSTANCE", help="the new instance's name")  # fmt: skip
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Create an instance: disks, OS install, start (each can be left out)."""
+    hypervisor, hvparams = args.hypervisor_parameters or (None, {})
+    pnode, snode = None, None
+    if args.node:
+        pnode, _, snode_text = args.node.partition(":")
+        snode = snode_text or None
+    op = make_opcode(
+        "OP_INSTANCE_CREATE",
+        instance_name=args.instance,
+        disk_template=args.disk_template,
+        os_type=args.os_type,
+        osparams=args.os_parameters,
+        beparams=args.backend_parameters,
+        hypervisor=hypervisor,
+        hvparams=hvparams,
+        disks=_disks(args),
+        nics=_nics(args),
+        pnode=pnode,
+        snode=snode,
+        iallocator=args.iallocator,
+        group_name=args.node_group,
+        start=args.start and not args.no_install,  # Ganeti: --no-install disables the start
+        no_install=args.no_install,
+        name_check=args.name_check,
+        ip_check=args.ip_check and args.name_check,
+        force_variant=args.force_variant,
+        ignore_ipolicy=args.ignore_ipolicy,
+        tags=[t for t in args.tags.split(",") if t],
+        mode="create",
+    )
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    """List the instances (Ganeti's default columns)."""
+    for line in list_objects("instance", args, DEFAULT_FIELDS, args.names):
+        print(line)
+    return 0
+
+
+def _list_fields(args: argparse.Namespace) -> int:
+    """List the fields 'gnt-instance list -o' accepts."""
+    for line in list_fields("instance", args):
+        print(line)
+    return 0
+
+
+_INFO_FIELDS = [
+    "name", "uuid", "serial_no", "ctime", "mtime", "admin_state", "oper_state", "pnode",
+    "snodes", "os", "hypervisor", "disk_template", "be/maxmem", "be/minmem", "be/vcpus",
+    "be/spindle_use", "be/auto_balance", "be/always_failover", "oper_ram", "disk.sizes",
+    "disk.names", "nic.macs", "nic.ips", "nic.modes", "nic.links", "tags", "status",
+    "custom_hvparams",
+]  # fmt: skip
+
+
+def info_lines(row: dict[str, Any]) -> list[str]:
+    """``gnt-instance info``, laid out as Ganeti lays it out (the parts corral has)."""
+    running = "running" if row["oper_state"] else "not running"
+    lines = [
+        f"Instance name: {row['name']}",
+        f"UUID: {row['uuid']}",
+        f"Serial number: {row['serial_no']}",
+        f"State: configured to be {row['admin_state']}, actual state is {running}",
+        "  Nodes:",
+        f"    - primary: {row['pnode']}",
+        f"    - secondaries: {', '.join(row['snodes'] or [])}",
+        f"  Operating system: {row['os']}",
+        f"  Hypervisor: {row['hypervisor']}",
+        f"  Disk template: {row['disk_template']}",
+        "  Hypervisor parameters:",
+        *(f"    {k}: {v}" for k, v in sorted((row["custom_hvparams"] or {}).items())),
+        "  Back-end parameters:",
+        f"    always_failover: {row['be/always_failover']}",
+        f"    auto_balance: {row['be/auto_balance']}",
+        f"    maxmem: {row['be/maxmem']}",
+        f"    minmem: {row['be/minmem']}",
+        f"    spindle_use: {row['be/spindle_use']}",
+        f"    vcpus: {row['be/vcpus']}",
+        "  NICs:",
+    ]
+    for index, (mac, ip, mode, link) in enumerate(
+        zip(row["nic.macs"], row["nic.ips"], row["nic.modes"], row["nic.links"], strict=True)
+    ):
+        lines += [f"    - nic/{index}:", f"      MAC: {mac}", f"      IP: {ip}",
+                  f"      mode: {mode}", f"      link: {link}"]  # fmt: skip
+    lines.append("  Disks:")
+    for index, (size, name) in enumerate(zip(row["disk.sizes"], row["disk.names"], strict=True)):
+        lines += [f"    - disk/{index}: {row['disk_template']}, size {format_unit(size, 'h')}",
+                  f"      name: {name}"]  # fmt: skip
+    return lines
+
+
+def _configure_info(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="INSTANCE", help="only these instances")
+
+
+def _info(args: argparse.Namespace) -> int:
+    """Show the configuration and state of instances."""
+    with Client() as client:
+        rows = client.call("QueryInstances", args.names or [], _INFO_FIELDS, True)
+    found = {values[0] for values in rows}
+    missing = [n for n in args.names if n not in found]
+    if missing:
+        raise OpPrereqError(f"Instance {', '.join(missing)} does not exist")
+    for values in rows:
+        for line in info_lines(dict(zip(_INFO_FIELDS, values, strict=True))):
+            print(line)
+    return 0
+
+
+def _instances_option(parser: argparse.ArgumentParser) -> None:
+    add_submit_options(parser)
+    parser.add_argument("instances", nargs="+", metavar="INSTANCE", help="the instance(s)")
+
+
+def _run_each(args: argparse.Namespace, op_id: str, **fields: Any) -> int:
+    """One job per instance, one after another (Ganeti's multi-instance commands)."""
+    with Client() as client:
+        for name in args.instances:
+            submit_and_wait(client, [make_opcode(op_id, instance_name=name, **fields)], args)
+    return 0
+
+
+def _configure_remove(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    add(
+        "--shutdown-timeout",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="how long the instance has to shut down before it is killed",
+    )
+    add(
+        "--ignore-failures",
+        action="store_true",
+        help="remove the instance from the config even if its disks cannot be removed",
+    )
+    _instances_option(parser)  # fmt: skip
+
+
+def _remove(args: argparse.Namespace) -> int:
+    """Remove instances and their disks."""
+    for name in args.instances:
+        if not args.force and not ask_user(
+            f"This will remove the volumes of the instance {name} (including mirrors), thus"
+            " removing all the data of the instance. Continue?"
+        ):
+            return 1
+    return _run_each(args, "OP_INSTANCE_REMOVE", shutdown_timeout=args.shutdown_timeout,
+                     ignore_failures=args.ignore_failures)  # fmt: skip
+
+
+def _configure_startup(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-f", "--force", action="store_true", help="start even if secondary disks are failing")
+    add(
+        "-B",
+        "--backend-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL",
+        help="backend parameters for this start only",
+    )
+    add(
+        "-H",
+        "--hypervisor-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL",
+        help="hypervisor parameters for this start only",
+    )
+    add(
+        "--no-remember",
+        action="store_true",
+        help="start without recording that the instance should run",
+    )
+    add("--paused", action="store_true", help="start with the CPUs paused")
+    add("--ignore-offline", action="store_true", help="ignore an offline primary node")
+    _instances_option(parser)  # fmt: skip
+
+
+def _startup(args: argparse.Namespace) -> int:
+    """Start instances."""
+    return _run_each(
+        args, "OP_INSTANCE_STARTUP", force=args.force, beparams=args.backend_parameters,
+        hvparams=args.hypervisor_parameters, no_remember=args.no_remember,
+        startup_paused=args.paused, ignore_offline_nodes=args.ignore_offline,
+    )  # fmt: skip
+
+
+def _configure_shutdown(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--timeout",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="how long the guest has to shut down before it is killed (0: at once)",
+    )
+    add(
+        "--no-remember",
+        action="store_true",
+        help="stop without recording that the instance should stay down",
+    )
+    add("--ignore-offline", action="store_true", help="mark it down even if its node is offline")
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    _instances_option(parser)  # fmt: skip
+
+
+def _shutdown(args: argparse.Namespace) -> int:
+    """Stop instances."""
+    return _run_each(
+        args, "OP_INSTANCE_SHUTDOWN", timeout=args.timeout, no_remember=args.no_remember,
+        ignore_offline_nodes=args.ignore_offline,
+    )  # fmt: skip
+
+
+def _configure_reboot(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "-t",
+        "--type",
+        dest="reboot_type",
+        choices=("soft", "hard", "full"),
+        default="soft",
+        help="soft (inside the guest), hard (restart the VM) or full (stop, then start)",
+    )
+    add(
+        "--shutdown-timeout",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="how long the guest has to shut down before it is killed",
+    )
+    add("--ignore-secondaries", action="store_true", help="ignore errors on secondary nodes")
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    _instances_option(parser)  # fmt: skip
+
+
+def _reboot(args: argparse.Namespace) -> int:
+    """Reboot instances."""
+    return _run_each(args, "OP_INSTANCE_REBOOT", reboot_type=args.reboot_type,
+                     shutdown_timeout=args.shutdown_timeout,
+                     ignore_secondaries=args.ignore_secondaries)  # fmt: skip
+
+
+COMMANDS = [
+    Command("add", "Create an instance", _add, _configure_add),
+    Command("remove", "Remove instances and their disks", _remove, _configure_remove),
+    Command("list", "List the instances", _list, lambda p: configure_list(p, "instance")),
+    Command("list-fields", "List the fields 'list -o' accepts", _list_fields,
+            configure_list_fields),
+    Command("info", "Show the configuration and state of instances", _info, _configure_info),
+    Command("startup", "Start instances", _startup, _configure_startup),
+    Command("shutdown", "Stop instances", _shutdown, _configure_shutdown),
+    Command("reboot", "Reboot instances", _reboot, _configure_reboot),
+]  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_tool("gnt-instance", "Instance administration.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
