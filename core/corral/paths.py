@@ -69,3 +69,8 @@ def pid_file(daemon: str) -> Path:
 def join_tokens_dir() -> Path:
     """One-time join tokens the master gave out (their hashes)."""
     return data_dir() / "join-tokens"
+
+
+def hooks_dir() -> Path:
+    """Site hook scripts, ``<path>-<phase>.d/`` below it (Ganeti: ``/etc/ganeti/hooks``)."""
+    return root_dir() / "etc/corral/hooks"

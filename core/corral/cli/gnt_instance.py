@@ -432,6 +432,221 @@ def _reboot(args: argparse.Namespace) -> int:
                      ignore_secondaries=args.ignore_secondaries)  # fmt: skip
 
 
+def disk_change(text: str) -> list[Any]:
+    """``--disk add:size=4g``, ``--disk N:add:...``, ``--disk remove``, ``--disk N:remove``."""
+    parts = text.split(":", 2)
+    index: Any = -1
+    if parts[0].lstrip("-").isdigit():
+        index = int(parts.pop(0))
+    if not parts or parts[0] not in ("add", "remove"):
+        raise argparse.ArgumentTypeError(
+            f"invalid disk change {text!r}: use add:size=SIZE[,mode=rw], remove or N:remove"
+        )
+    action, params = parts[0], key_values(parts[1]) if len(parts) > 1 else {}
+    if "size" in params:
+        params["size"] = parse_size(params["size"])
+    if action == "add" and "size" not in params:
+        raise argparse.ArgumentTypeError(f"a new disk needs a size: {text!r}")
+    return [action, index, params]
+
+
+def _configure_modify(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "-B",
+        "--backend-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL",
+        help="backend parameters to change (KEY=default resets one)",
+    )
+    add(
+        "-H",
+        "--hypervisor-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL",
+        help="hypervisor parameters to change",
+    )
+    add(
+        "-O",
+        "--os-parameters",
+        type=key_values,
+        default={},
+        metavar="KEY=VAL",
+        help="OS parameters to change",
+    )
+    add("-o", "--os-type", metavar="OS", help="record another OS (no reinstall)")
+    add("--force-variant", action="store_true", help="accept an unlisted OS variant")
+    add(
+        "--disk",
+        dest="disks",
+        action="append",
+        type=disk_change,
+        default=[],
+        metavar="[N:]add:size=SIZE|[N:]remove",
+        help="add or remove a disk (repeat for more)",
+    )
+    add(
+        "--offline",
+        dest="offline",
+        action="store_const",
+        const=True,
+        help="mark the (stopped) instance offline",
+    )
+    add(
+        "--online",
+        dest="offline",
+        action="store_const",
+        const=False,
+        help="mark an offline instance online (down) again",
+    )
+    add("--ignore-ipolicy", action="store_true", help="ignore the instance policy")
+    add("-f", "--force", action="store_true", help="force the change")
+    add_submit_options(parser)
+    add("instance", metavar="INSTANCE", help="the instance")  # fmt: skip
+
+
+def _modify(args: argparse.Namespace) -> int:
+    """Change an instance's parameters and disks (most take effect at the next start)."""
+    op = make_opcode(
+        "OP_INSTANCE_SET_PARAMS", instance_name=args.instance,
+        beparams=args.backend_parameters, hvparams=args.hypervisor_parameters,
+        osparams=args.os_parameters, os_name=args.os_type, force_variant=args.force_variant,
+        disks=args.disks, offline=args.offline, ignore_ipolicy=args.ignore_ipolicy,
+        force=args.force,
+    )  # fmt: skip
+    with Client() as client:
+        status, results = submit_and_wait(client, [op], args)
+    if status is None:
+        return 0
+    changes = results[0] or []
+    if changes:
+        print(f"Modified instance {args.instance}")
+        for name, value in changes:
+            print(f" - {name} -> {value}")
+        print("Please don't forget that most parameters take effect only at the next (re)start"
+              " of the instance initiated by corral; restarting from within the instance will"
+              " not be enough.")  # fmt: skip
+    return 0
+
+
+def _configure_grow(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--absolute", action="store_true", help="AMOUNT is the new size, not an increase")
+    add("--ignore-ipolicy", action="store_true", help="ignore the instance policy")
+    add("--no-wait-for-sync", action="store_true", help="do not wait for mirrors to sync")
+    add_submit_options(parser)
+    add("instance", metavar="INSTANCE", help="the instance")
+    add("disk", type=int, metavar="DISK", help="the disk's index (0 for the first)")
+    add("amount", type=parse_size, metavar="AMOUNT", help="how much to add (512m, 2g, ...)")
+
+
+def _grow(args: argparse.Namespace) -> int:
+    """Grow one of an instance's disks."""
+    op = make_opcode(
+        "OP_INSTANCE_GROW_DISK", instance_name=args.instance, disk=args.disk,
+        amount=args.amount, absolute=args.absolute, ignore_ipolicy=args.ignore_ipolicy,
+        wait_for_sync=not args.no_wait_for_sync,
+    )  # fmt: skip
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
+def add_migration_options(parser: argparse.ArgumentParser) -> None:
+    """What ``gnt-instance migrate`` and ``gnt-node migrate`` share."""
+    add = parser.add_argument
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    add(
+        "--non-live",
+        dest="live",
+        action="store_const",
+        const=False,
+        help="pause the instance while it moves",
+    )
+    add(
+        "--migration-mode",
+        dest="mode",
+        choices=("live", "non-live"),
+        help="live or non-live (default: the hypervisor's migration_mode)",
+    )
+    add("-n", "--target-node", metavar="NODE", help="the node to move to (shared storage)")
+    add("-I", "--iallocator", metavar="NAME", help="the allocator that chooses the target")
+    add("--ignore-ipolicy", action="store_true", help="ignore the target's instance policy")
+    add_submit_options(parser)  # fmt: skip
+
+
+def _configure_migrate(parser: argparse.ArgumentParser) -> None:
+    add_migration_options(parser)
+    parser.add_argument(
+        "--allow-failover",
+        action="store_true",
+        help="fail over instead when the instance cannot be migrated",
+    )
+    parser.add_argument("--cleanup", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("instance", metavar="INSTANCE", help="the instance")  # fmt: skip
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Move a running instance to another node without stopping it."""
+    if args.cleanup:
+        raise OpPrereqError("--cleanup is not needed in corral: a failed migration undoes itself")
+    if not args.force and not ask_user(
+        f"Instance {args.instance} will be migrated. Note that migration might impact the"
+        " instance if anything goes wrong (e.g. due to bugs in the hypervisor). Continue?"
+    ):
+        return 1
+    op = make_opcode(
+        "OP_INSTANCE_MIGRATE", instance_name=args.instance, live=args.live, mode=args.mode,
+        target_node=args.target_node, iallocator=args.iallocator,
+        allow_failover=args.allow_failover, ignore_ipolicy=args.ignore_ipolicy,
+    )  # fmt: skip
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
+def _configure_failover(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    add(
+        "--ignore-consistency",
+        action="store_true",
+        help="go on even if the instance cannot be stopped on its node (the node is down)",
+    )
+    add(
+        "--shutdown-timeout",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="how long the instance has to shut down before it is killed",
+    )
+    add("-n", "--target-node", metavar="NODE", help="the node to fail over to")
+    add("-I", "--iallocator", metavar="NAME", help="the allocator that chooses the target")
+    add("--ignore-ipolicy", action="store_true", help="ignore the target's instance policy")
+    add_submit_options(parser)
+    add("instance", metavar="INSTANCE", help="the instance")  # fmt: skip
+
+
+def _failover(args: argparse.Namespace) -> int:
+    """Stop an instance and start it on another node."""
+    if not args.force and not ask_user(
+        f"Failover will happen to image {args.instance}. This requires a shutdown of the"
+        " instance. Continue?"
+    ):
+        return 1
+    op = make_opcode(
+        "OP_INSTANCE_FAILOVER", instance_name=args.instance,
+        ignore_consistency=args.ignore_consistency, shutdown_timeout=args.shutdown_timeout,
+        target_node=args.target_node, iallocator=args.iallocator,
+        ignore_ipolicy=args.ignore_ipolicy,
+    )  # fmt: skip
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
 COMMANDS = [
     Command("add", "Create an instance", _add, _configure_add),
     Command("remove", "Remove instances and their disks", _remove, _configure_remove),
@@ -442,6 +657,12 @@ COMMANDS = [
     Command("startup", "Start instances", _startup, _configure_startup),
     Command("shutdown", "Stop instances", _shutdown, _configure_shutdown),
     Command("reboot", "Reboot instances", _reboot, _configure_reboot),
+    Command("modify", "Change an instance's parameters and disks", _modify, _configure_modify),
+    Command("grow-disk", "Grow one of an instance's disks", _grow, _configure_grow),
+    Command("migrate", "Move a running instance to another node", _migrate,
+            _configure_migrate),
+    Command("failover", "Stop an instance and start it on another node", _failover,
+            _configure_failover),
 ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from corral.api.errors import OpPrereqError
 from corral.cli.cluster_cmds import key_values
 from corral.cli.cluster_cmds import timespec
 from corral.cli.cluster_cmds import yes_no
+from corral.cli.gnt_instance import add_migration_options
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
 from corral.cli.query import add_units_option
@@ -24,6 +25,7 @@ from corral.cli.table import Column
 from corral.cli.table import format_table
 from corral.cli.table import select_columns
 from corral.cli.tool import add_list_options
+from corral.cli.tool import ask_user
 from corral.cli.tool import run_tool
 from corral.crypto.ca import ClusterCA
 from corral.crypto.jointoken import DEFAULT_VALIDITY
@@ -363,6 +365,110 @@ def _list_storage(args: argparse.Namespace) -> int:
                           storage_type=args.storage_type)  # fmt: skip
 
 
+# -- moving instances off a node -----------------------------------------------------
+
+
+def _primaries(client: Client, node: str) -> list[str]:
+    rows = client.call("QueryNodes", [node], ["pinst_list"], False)
+    return sorted(rows[0][0]) if rows else []
+
+
+def _configure_migrate(parser: argparse.ArgumentParser) -> None:
+    add_migration_options(parser)
+    parser.add_argument("node", metavar="NODE", help="the node to empty")
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """Live-migrate every primary instance away from a node."""
+    with Client() as client:
+        names = _primaries(client, args.node)
+        if not names:
+            print(f"No primary instances on node {args.node}, exiting.")
+            return 0
+        if not args.force and not ask_user(f"Migrate instance(s) {', '.join(names)}?"):
+            return 1
+        op = make_opcode(
+            "OP_NODE_MIGRATE", node_name=args.node, live=args.live, mode=args.mode,
+            target_node=args.target_node, iallocator=args.iallocator,
+            ignore_ipolicy=args.ignore_ipolicy,
+        )  # fmt: skip
+        submit_and_wait(client, [op], args)
+    return 0
+
+
+def _configure_failover(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    add(
+        "--ignore-consistency",
+        action="store_true",
+        help="go on even where an instance cannot be stopped (the node is down)",
+    )
+    add_submit_options(parser)
+    add("node", metavar="NODE", help="the node to empty")  # fmt: skip
+
+
+def _failover(args: argparse.Namespace) -> int:
+    """Fail over every primary instance of a node (one job per instance)."""
+    with Client() as client:
+        names = _primaries(client, args.node)
+        if not names:
+            print(f"No primary instances on node {args.node}, exiting.")
+            return 0
+        if not args.force and not ask_user(f"Fail over instance(s) {', '.join(names)}?"):
+            return 1
+        for name in names:
+            op = make_opcode("OP_INSTANCE_FAILOVER", instance_name=name,
+                             ignore_consistency=args.ignore_consistency)  # fmt: skip
+            submit_and_wait(client, [op], args)
+    return 0
+
+
+def _configure_evacuate(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    add("-I", "--iallocator", metavar="NAME", help="the allocator that chooses new nodes")
+    add(
+        "-n",
+        "--new-secondary",
+        dest="remote_node",
+        metavar="NODE",
+        help="the node to move the instances to",
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "-p",
+        "--primary-only",
+        dest="mode",
+        action="store_const",
+        const="primary-only",
+        help="only the instances the node is primary of",
+    )
+    which.add_argument(
+        "-s",
+        "--secondary-only",
+        dest="mode",
+        action="store_const",
+        const="secondary-only",
+        help="only the instances the node is secondary of",
+    )
+    add_submit_options(parser)
+    add("node", metavar="NODE", help="the node to evacuate")  # fmt: skip
+
+
+def _evacuate(args: argparse.Namespace) -> int:
+    """Move instances off a node (primary, secondary or all)."""
+    if not args.force and not ask_user(f"Relocate instances away from node {args.node}?"):
+        return 1
+    op = make_opcode("OP_NODE_EVACUATE", node_name=args.node, mode=args.mode or "all",
+                     iallocator=args.iallocator, remote_node=args.remote_node)  # fmt: skip
+    with Client() as client:
+        status, results = submit_and_wait(client, [op], args)
+    for name, target in (results[0] or []) if status else []:
+        print(f"Instance {name} moved to {target}")
+    return 0
+
+
 COMMANDS = [
     Command("volumes", "List the disks that exist on the nodes", _volumes, _configure_volumes),
     Command("list-storage", "List the nodes' storage units", _list_storage, _configure_storage),
@@ -376,6 +482,11 @@ COMMANDS = [
     Command("list-fields", "List the fields 'list -o' accepts", _list_fields,
             configure_list_fields),
     Command("info", "Show the configuration of nodes", _info, _configure_info),
+    Command("migrate", "Migrate every primary instance away from a node", _migrate,
+            _configure_migrate),
+    Command("failover", "Fail over every primary instance of a node", _failover,
+            _configure_failover),
+    Command("evacuate", "Move instances off a node", _evacuate, _configure_evacuate),
 ]  # fmt: skip
 
 

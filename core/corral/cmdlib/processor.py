@@ -51,8 +51,9 @@ class Processor:
                 await await_maybe(recorded)
             await lu.check_prereq()
             env = lu.hooks_env()
-            for outcome in self._pm.hook.corral_opcode_pre(op=op, env=env):
-                await await_maybe(outcome)
+            # One at a time: a veto must stop the later ones before they start.
+            for impl in reversed(self._pm.hook.corral_opcode_pre.get_hookimpls()):
+                await await_maybe(call_impl(impl, op=op, env=env))
             result = await lu.execute()
             await self._post_hooks(ctx, op, env, result)
             return result

@@ -26,6 +26,7 @@ from stevedore import NamedExtensionManager
 
 from corral import hookspecs
 from corral.api.errors import PluginError
+from corral.hooks.plugin import HookScripts
 from corral.plugins.registry import PluginInfo
 from corral.plugins.registry import installed
 
@@ -81,10 +82,20 @@ def _on_failure(manager: Any, ep: Any, err: BaseException) -> None:
     ) from err
 
 
+def default_builtins() -> dict[str, object]:
+    """corral's own hook implementations, by name, registered in every plugin manager.
+
+    As pytest's default plugins: the core's defaults go through the same
+    hooks as any plugin. A test that wants none unregisters them by name.
+    """
+    return {HookScripts.NAME: HookScripts()}
+
+
 def build_plugin_manager(
     environ: Mapping[str, str] | None = None, builtins: Iterable[object] = ()
 ) -> pluggy.PluginManager:
-    """A plugin manager with corral's hook specs, the given built-ins and installed plugins.
+    """A plugin manager with corral's hook specs, its :func:`default_builtins`, the given
+    built-ins and installed plugins.
 
     Raises :class:`PluginError` when an installed plugin cannot be imported or
     implements a hook corral does not declare (a typo must fail loudly).
@@ -94,6 +105,8 @@ def build_plugin_manager(
     hookspecs.add_all(pm)
     # Historic: every plugin registered from now on gets the call too.
     pm.hook.corral_addhooks.call_historic(kwargs={"pluginmanager": pm})
+    for name, default in default_builtins().items():
+        pm.register(default, name=name)
     for plugin in builtins:
         pm.register(plugin)
     wanted = _wanted(env)
