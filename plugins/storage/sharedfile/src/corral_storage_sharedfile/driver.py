@@ -37,6 +37,7 @@ from typing import ClassVar
 
 from corral_storage_file.driver import FileTemplate
 from corral_storage_file.driver import StorageDirIndex
+from twisted.internet import task
 
 from corral.api import DiskSpec
 from corral.api import StorageError
@@ -54,6 +55,8 @@ SSCONF_ONLINE_NODES = "ssconf_online_nodes"
 #: Where each node leaves its marker, inside the shared storage directory.
 #: Instance names are host names, which cannot start with a dot.
 MARKER_DIR = ".corral-sharedfile-nodes"
+#: Seconds verify waits for the other nodes' markers (they verify at the same time).
+MARKER_GRACE = 3.0
 
 
 def _label(disk: DiskSpec) -> str:
@@ -171,6 +174,20 @@ class SharedFileTemplate(FileTemplate):
         except OSError:
             return []
 
+    async def _await_markers(self, storage_dir: str, nodes: set[str]) -> set[str]:
+        """The nodes whose marker does not show up within :data:`MARKER_GRACE` seconds.
+
+        ``gnt-cluster verify`` runs on every node at once, so on the first
+        run after a node joined, its marker may be written a moment later.
+        """
+        waited = 0.0
+        while True:
+            missing = nodes - set(self.nodes_seen(storage_dir))
+            if not missing or waited >= MARKER_GRACE:
+                return missing
+            await task.deferLater(self.ctx.reactor, 0.2, lambda: None)
+            waited += 0.2
+
     async def verify(self) -> list[str]:
         """Problems with the shared directories: missing, not writable, or not shared.
 
@@ -204,8 +221,8 @@ class SharedFileTemplate(FileTemplate):
                 continue
             if storage_dir != cluster_dir:
                 continue
-            seen = set(self.nodes_seen(storage_dir))
-            for node in sorted(set(online) - seen - {self.ctx.node_name}):
+            missing = await self._await_markers(storage_dir, set(online) - {self.ctx.node_name})
+            for node in sorted(missing):
                 problems.append(
                     f"{what}: no marker of node {node} in {MARKER_DIR}/: {node} has a"
                     " different directory at this path (not the same shared filesystem),"

@@ -1,0 +1,185 @@
+"""An operator's instance runbook on a real three-node cluster, checked against the nodes.
+
+Real daemons on loopback addresses; instances run on the fake hypervisor
+(a record file per running instance in the node's state directory) with
+``sharedfile`` disks in one directory all nodes share. After each step
+the test looks at the config (through the commands) *and* at what the
+nodes really hold.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from corral.testing.loopback import LoopbackCluster
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+INST = "web1.example.com"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
+    base = tmp_path_factory.mktemp("instances")
+    c = LoopbackCluster(base, 3)
+    c.shared = base / "shared"  # type: ignore[attr-defined]
+    c.shared.mkdir()  # type: ignore[attr-defined]  # the operator's shared mount
+    c.init("--enabled-disk-templates", "sharedfile,file,diskless",
+           "--shared-file-storage-dir", str(c.shared))  # type: ignore[attr-defined]  # fmt: skip
+    c.join(c.nodes[1])
+    c.join(c.nodes[2])
+    yield c
+    c.stop()
+
+
+def field(cluster: LoopbackCluster, name: str, *fields: str) -> list[str]:
+    out = cluster.master.run("gnt-instance", "list", "--no-headers", "--separator=|",
+                             "-o", ",".join(fields), name).stdout  # fmt: skip
+    return out.strip().split("|")
+
+
+def running_on(cluster: LoopbackCluster, name: str) -> list[str]:
+    """The nodes whose fake hypervisor has a record of ``name`` (what really runs there)."""
+    return [
+        node.name for node in cluster.nodes
+        if (node.state / "hypervisors/fake/instances" / f"{name}.json").exists()
+    ]  # fmt: skip
+
+
+def disk_files(cluster: LoopbackCluster, name: str) -> list[Path]:
+    return sorted((cluster.shared / name).glob("*.file.disk*"))  # type: ignore[attr-defined]
+
+
+def instance_names(cluster: LoopbackCluster) -> list[str]:
+    out = cluster.master.run("gnt-instance", "list", "--no-headers", "-o", "name").stdout
+    return out.split()
+
+
+def test_runbook(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    out = m.run("gnt-instance", "add", "-t", "sharedfile", "-o", "noop", "-I", ".",
+                "--disk", "0:size=1g", "-B", "memory=256", "--no-name-check", INST).stdout  # fmt: skip
+    assert "via iallocator builtin" in out and "* creating instance disks..." in out
+    pnode, status, ram = field(cluster, INST, "pnode", "status", "oper_ram")
+    assert status == "running" and ram == "256"
+    assert running_on(cluster, INST) == [pnode]
+    files = disk_files(cluster, INST)
+    assert len(files) == 1 and files[0].stat().st_size == 1024 * 1024 * 1024
+
+    info = m.run("gnt-instance", "info", INST).stdout
+    assert f"Instance name: {INST}" in info and f"    - primary: {pnode}" in info
+    assert "    - disk/0: sharedfile, size 1.0G" in info
+
+    out = m.run("gnt-instance", "modify", "-B", "maxmem=512,minmem=512", INST).stdout
+    assert " - be/maxmem -> 512" in out
+    assert field(cluster, INST, "be/maxmem", "oper_ram") == ["512", "256"]  # at next start
+
+    m.run("gnt-instance", "modify", "--disk", "add:size=1g", INST)
+    m.run("gnt-instance", "grow-disk", INST, "1", "1g")
+    assert field(cluster, INST, "disk.sizes") == ["1024,2048"]
+    sizes = sorted(f.stat().st_size for f in disk_files(cluster, INST))
+    assert sizes == [1024**3, 2 * 1024**3]
+
+    m.run("gnt-instance", "shutdown", "--timeout", "0", INST)
+    assert field(cluster, INST, "status") == ["ADMIN_down"] and running_on(cluster, INST) == []
+    m.run("gnt-instance", "startup", INST)
+    assert field(cluster, INST, "status", "oper_ram") == ["running", "512"]
+    m.run("gnt-instance", "reboot", INST)
+    assert running_on(cluster, INST) == [pnode]
+
+    out = m.run("gnt-instance", "migrate", "-f", INST).stdout
+    assert "* migrating instance to" in out
+    (moved,) = field(cluster, INST, "pnode")
+    assert moved != pnode and running_on(cluster, INST) == [moved]
+    record = json.loads((cluster.nodes[[n.name for n in cluster.nodes].index(moved)].state
+                         / "hypervisors/fake/instances" / f"{INST}.json").read_text())  # fmt: skip
+    assert record["state"] == "running" and len(record["disks"]) == 2
+
+    out = m.run("gnt-instance", "failover", "-f", INST).stdout
+    assert "* shutting down instance on source node" in out
+    (failed_to,) = field(cluster, INST, "pnode")
+    assert failed_to != moved and running_on(cluster, INST) == [failed_to]
+
+    m.run("gnt-node", "migrate", "-f", failed_to)
+    (after,) = field(cluster, INST, "pnode")
+    assert after != failed_to and running_on(cluster, INST) == [after]
+    out = m.run("gnt-node", "list", "--no-headers", "-o", "name,pinst_cnt", failed_to).stdout
+    assert out.split() == [failed_to, "0"]
+
+    out = m.run("gnt-node", "evacuate", "-f", "-s", after).stdout
+    assert f"No instances to evacuate from node {after}" in out
+    assert field(cluster, INST, "pnode") == [after]
+
+    verify = m.run("gnt-cluster", "verify", check=False)
+    assert verify.returncode == 0, verify.stdout
+
+    m.run("gnt-instance", "remove", "-f", INST)
+    assert INST not in instance_names(cluster)
+    assert running_on(cluster, INST) == [] and disk_files(cluster, INST) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-o", "nosuch-os"], "Directory for OS nosuch-os not found in search path"),
+        (["-n", "nosuch.example.com"], "Node nosuch.example.com not known"),
+        (["-g", "nosuch-group"], "Node group nosuch-group not known"),
+        (
+            ["-n", "{master}", "-B", "memory=1000000", "--ignore-ipolicy"],
+            "Not enough memory on node node1",
+        ),
+        (["-B", "memory=1000000"], "No valid allocation solutions, failure reasons: FailMem: 3"),
+        (["-B", "memory=64"], "violates policy: memory-size value 64 is not in range [128,"),
+        (["--disk", "0:size=1x"], "disk 0: Invalid size unit 'x' in '1x' (use m, g or t)"),
+        (["-t", "plain"], "Disk template 'plain' is not enabled in cluster"),
+        (["-H", "nosuch-hv"], "Selected hypervisor (nosuch-hv) not enabled in the cluster"),
+    ],
+)
+def test_bad_input_is_refused_and_leaves_nothing(
+    cluster: LoopbackCluster, args: list[str], message: str
+) -> None:
+    m = cluster.master
+    before = instance_names(cluster)
+    name = "bad.example.com"
+    base = ["-t", "sharedfile", "-o", "noop", "--disk", "0:size=1g", "--no-name-check"]
+    args = [a.replace("{master}", m.name) for a in args]
+    refused = m.run("gnt-instance", "add", *base, *args, name, check=False)
+    assert refused.returncode != 0 and message in refused.stderr, refused.stderr
+    assert instance_names(cluster) == before
+    assert disk_files(cluster, name) == [] and running_on(cluster, name) == []
+
+
+def test_duplicate_name_and_failed_install_leave_nothing(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    m.run(
+        "gnt-instance", "add", "-t", "diskless", "-o", "noop", "--no-name-check", "dup.example.com"
+    )
+    refused = m.run("gnt-instance", "add", "-t", "diskless", "-o", "noop", "--no-name-check",
+                    "dup.example.com", check=False)  # fmt: skip
+    assert "Instance 'dup.example.com' is already in the cluster" in refused.stderr
+    m.run("gnt-instance", "remove", "-f", "dup.example.com")
+
+    # An OS whose create script fails: the disks and the config entry go again.
+    osdir = cluster.master.root / "srv/ganeti/os/broken"
+    osdir.mkdir(parents=True)
+    (osdir / "ganeti_api_version").write_text("20\n")
+    (osdir / "parameters.list").write_text("")
+    for script, body in (("create", "echo 'cannot partition the disk' >&2; exit 3"),
+                         ("import", "exit 0"), ("export", "exit 0"), ("rename", "exit 0"),
+                         ("verify", "exit 0")):  # fmt: skip
+        path = osdir / script
+        path.write_text(f"#!/bin/sh\n{body}\n")
+        path.chmod(0o755)
+    before = instance_names(cluster)
+    failed = m.run("gnt-instance", "add", "-t", "sharedfile", "-o", "broken", "--disk",
+                   "0:size=1g", "-n", cluster.master.name, "--no-name-check",
+                   "broken.example.com", check=False)  # fmt: skip
+    assert failed.returncode == 1 and "Could not add os for instance" in failed.stderr
+    assert "cannot partition the disk" in failed.stderr
+    assert instance_names(cluster) == before
+    assert disk_files(cluster, "broken.example.com") == []
