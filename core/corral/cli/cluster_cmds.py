@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from typing import Any
 
@@ -15,6 +14,12 @@ from corral.api.errors import CorralError
 from corral.api.errors import OpPrereqError
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
+from corral.cli.options import hv_key_values
+from corral.cli.options import key_values
+from corral.cli.options import name_list
+from corral.cli.options import stamp
+from corral.cli.options import timespec
+from corral.cli.options import yes_no
 from corral.cli.tool import ask_user
 from corral.config.store import ConfigStore
 from corral.failover import master_failover
@@ -27,72 +32,6 @@ from corral.opcodes import make_opcode
 from corral.paths import config_file
 from corral.paths import ssconf_dir
 from corral.query.cluster import OS_API_VERSION
-
-
-def stamp(message: str) -> None:
-    print(f"{time.strftime('%a %b %d %H:%M:%S %Y')} {message}", flush=True)
-
-
-# -- option values (Ganeti's syntax) ---------------------------------------------
-
-
-def _key_values(text: str) -> dict[str, Any]:
-    """``a=1,b=x`` -> {"a": "1", "b": "x"}; ``no_a`` / ``-a`` set a key to False."""
-    out: dict[str, Any] = {}
-    for item in filter(None, text.split(",")):
-        key, sep, value = item.partition("=")
-        if sep:
-            out[key.strip()] = value
-        elif key.startswith("no_"):
-            out[key[3:]] = False
-        elif key.startswith("-"):
-            out[key[1:]] = None
-        else:
-            out[key] = True
-    return out
-
-
-def key_values(text: str) -> dict[str, Any]:
-    """An argparse type for ``-B``/``-N``: ``key=value[,key=value...]``."""
-    try:
-        return _key_values(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def hv_key_values(text: str) -> tuple[str, dict[str, Any]]:
-    """An argparse type for ``-H``: ``hypervisor:key=value[,...]``."""
-    name, sep, rest = text.partition(":")
-    if not name:
-        raise argparse.ArgumentTypeError(f"expected hypervisor:key=value, got {text!r}")
-    return name, _key_values(rest) if sep else {}
-
-
-def name_list(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise argparse.ArgumentTypeError("the list is empty")
-    return names
-
-
-def yes_no(text: str) -> bool:
-    if text.lower() in ("yes", "true"):
-        return True
-    if text.lower() in ("no", "false"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
-
-
-_TIMESPEC = re.compile(r"^(\d+)([smhdw]?)$")
-_SPAN = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def timespec(text: str) -> int:
-    """``30``, ``30s``, ``5m``, ``2h``, ``1d``, ``1w`` in seconds (Ganeti's ParseTimespec)."""
-    match = _TIMESPEC.match(text.strip())
-    if not match:
-        raise argparse.ArgumentTypeError(f"invalid time specification {text!r} (e.g. 30m, 2h, 1d)")
-    return int(match.group(1)) * _SPAN[match.group(2)]
 
 
 def add_parameter_options(parser: argparse.ArgumentParser, *, init: bool) -> None:

@@ -8,7 +8,7 @@ from corral.api.cli import Command
 from corral.api.errors import ConfigError
 from corral.api.errors import PluginError
 from corral.cli import cluster_cmds
-from corral.cli.cluster_cmds import stamp
+from corral.cli.options import stamp
 from corral.cli.table import Column
 from corral.cli.table import format_table
 from corral.cli.table import select_columns

@@ -9,10 +9,10 @@ from typing import Any
 
 from corral.api.cli import Command
 from corral.api.errors import OpPrereqError
-from corral.cli.cluster_cmds import hv_key_values
-from corral.cli.cluster_cmds import key_values
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
+from corral.cli.options import hv_key_values
+from corral.cli.options import key_values
 from corral.cli.query import configure_list
 from corral.cli.query import configure_list_fields
 from corral.cli.query import format_unit

@@ -9,12 +9,12 @@ from typing import Any
 from corral import ssconf
 from corral.api.cli import Command
 from corral.api.errors import OpPrereqError
-from corral.cli.cluster_cmds import key_values
-from corral.cli.cluster_cmds import timespec
-from corral.cli.cluster_cmds import yes_no
 from corral.cli.gnt_instance import add_migration_options
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
+from corral.cli.options import key_values
+from corral.cli.options import timespec
+from corral.cli.options import yes_no
 from corral.cli.query import add_units_option
 from corral.cli.query import configure_list
 from corral.cli.query import configure_list_fields

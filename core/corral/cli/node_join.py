@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from corral.api.errors import CorralError
 from corral.bootstrap import join_cluster
-from corral.cli.cluster_cmds import stamp
+from corral.cli.options import stamp
 from corral.hostname import check_name
 from corral.hostname import is_ip
 from corral.hostname import resolve

@@ -106,6 +106,9 @@ class LogicalUnit(ABC):
     async def execute(self) -> Any:
         """Do the work; the return value is the opcode's result (JSON)."""
 
+    def cleanup(self) -> None:  # noqa: B027 - an optional step
+        """Give back what the LU holds besides locks (resource reservations), however it ended."""
+
     def hooks_env(self) -> dict[str, str]:
         """The GANETI_* environment the opcode's hooks see."""
         return {"GANETI_OP_CODE": self.op.OP_ID}

@@ -81,8 +81,11 @@ async def node_info(
     )
 
 
-def free_memory(info: NodeResult | None, node: o.Node, hypervisor: str) -> int:
-    """The hypervisor's free memory on ``node`` (MiB), or an error saying why it is unknown."""
+def free_memory(
+    info: NodeResult | None, node: o.Node, hypervisor: str, reserved: dict[str, int]
+) -> int:
+    """Free memory on ``node`` (MiB): the hypervisor's, less what is promised to instances
+    starting there; or an error saying why it is unknown."""
     if info is None or not info.ok:
         why = info.error if info is not None else "it was not asked"
         raise OpPrereqError(f"Can't compute free memory on node {node.name}: {why}")
@@ -92,7 +95,7 @@ def free_memory(info: NodeResult | None, node: o.Node, hypervisor: str) -> int:
             f"Can't compute free memory on node {node.name}: hypervisor {hypervisor}"
             f" answered {hv.get('error', 'nothing')}"
         )
-    return int(hv["memory_free"])
+    return int(hv["memory_free"]) - reserved.get(node.uuid, 0)
 
 
 async def check_free_memory(
@@ -100,7 +103,7 @@ async def check_free_memory(
 ) -> None:
     """Ganeti's CheckNodeFreeMemory: refuse before anything changes."""
     answers = await node_info(master, [node], hypervisor)
-    free = free_memory(answers.get(node.name), node, hypervisor)
+    free = free_memory(answers.get(node.name), node, hypervisor, master.reserved)
     if needed > free:
         raise OpPrereqError(
             f"Not enough memory on node {node.name} for {reason}: needed {needed} MiB,"

@@ -107,7 +107,9 @@ class LUInstanceCreate(LogicalUnit):
             nodes = [ic.lookup_node(cfg, n).uuid for n in names]
         else:
             nodes = ALL  # the allocator looks at every node
-        return {Level.INSTANCE: ([self.name], False), Level.NODE: (nodes, False)}
+        # Shared: creations on one node run at once; the memory they need is
+        # reserved on the master (MasterContext.reserved) instead.
+        return {Level.INSTANCE: ([self.name], False), Level.NODE: (nodes, True)}
 
     # -- checks -------------------------------------------------------------------
 
@@ -166,7 +168,7 @@ class LUInstanceCreate(LogicalUnit):
         )
         for warning in self.warnings:
             self.feedback(f"WARNING: instance policy ignored: {warning}")
-        if op.os_type:
+        if op.os_type and not op.no_install:  # checked again by a later reinstall
             osparams = dict(op.osparams or {})
             await ic.call(
                 self.master,
@@ -253,7 +255,7 @@ class LUInstanceCreate(LogicalUnit):
                 raise OpPrereqError(f"Node group {op.group_name} not known")
             nodes = [n for n in nodes if n.group == group.uuid]
         self.live = await ic.node_info(self.master, nodes, self.hypervisor)
-        data = ia_request.cluster_data(cfg, self.live, self.hypervisor)
+        data = ia_request.cluster_data(cfg, self.live, self.hypervisor, self.master.reserved)
         if op.group_name:
             data["nodes"] = {n.name: data["nodes"][n.name] for n in nodes}
         disks = [
@@ -290,12 +292,15 @@ class LUInstanceCreate(LogicalUnit):
             live = await ic.node_info(self.master, self.nodes, self.hypervisor)
         answer = live.get(pnode.name)
         if self.op.start:
-            free = ic.free_memory(answer, pnode, self.hypervisor)
+            free = ic.free_memory(answer, pnode, self.hypervisor, self.master.reserved)
             if int(be["maxmem"]) > free:
                 raise OpPrereqError(
                     f"Not enough memory on node {pnode.name} for starting instance"
                     f" {self.name}: needed {be['maxmem']} MiB, available {free} MiB"
                 )
+            # No await since the check: no other creation can take this memory now.
+            self.master.reserve(pnode.uuid, int(be["maxmem"]))
+            self.reservation = (pnode.uuid, int(be["maxmem"]))
         shared = bool(getattr(self.template_cls, "SHARED", False))
         if self.disk_sizes and not shared:
             needed = ia_request.disk_space(
@@ -307,6 +312,13 @@ class LUInstanceCreate(LogicalUnit):
                     f"Not enough disk space on target node {pnode.name}: required {needed} MiB,"
                     f" available {free_disk} MiB"
                 )
+
+    reservation: tuple[str, int] | None = None
+
+    def cleanup(self) -> None:
+        if self.reservation is not None:
+            self.master.unreserve(*self.reservation)
+            self.reservation = None
 
     # -- execution ----------------------------------------------------------------
 

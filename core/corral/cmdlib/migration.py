@@ -67,7 +67,7 @@ async def choose_target(
     group = cfg.nodes[inst.primary_node].group
     nodes = [n for n in cfg.nodes.values() if n.group == group]
     live = await ic.node_info(lu.master, nodes, inst.hypervisor)
-    data = ia_request.cluster_data(cfg, live, inst.hypervisor)
+    data = ia_request.cluster_data(cfg, live, inst.hypervisor, lu.master.reserved)
     pnode = cfg.nodes[inst.primary_node].name
     name = ia_runner.resolve(iallocator, cfg.cluster.default_iallocator)
     be = effective_beparams(cfg.cluster, inst)

@@ -58,6 +58,7 @@ class Processor:
             await self._post_hooks(ctx, op, env, result)
             return result
         finally:
+            lu.cleanup()
             ctx.locks.release_all(owner)
 
     async def _post_hooks(

@@ -54,6 +54,19 @@ def target(node: Node) -> Target:
     return Target(node.name, node.primary_ip, offline=node.offline)
 
 
+@dataclasses.dataclass
+class _Pending:
+    """One caller's change, waiting for the write that includes it."""
+
+    change: Callable[[ConfigData], ConfigData]
+    feedback: Callable[[str], None] | None
+    done: defer.Deferred[ConfigData]
+
+    def fail(self, err: BaseException) -> None:
+        if not self.done.called:
+            self.done.errback(err)
+
+
 class ConfigWriter:
     """Owns the config on the master; see the module docstring for the write path."""
 
@@ -75,6 +88,9 @@ class ConfigWriter:
         self._pm = pm
         self._now = now
         self._lock = defer.DeferredLock()
+        #: Changes waiting for the next write, and whether a write loop runs.
+        self._pending: list[_Pending] = []
+        self._committing = False
         self._memo = CheckMemo()
         self._encoder = DocumentEncoder()
         #: The bytes of the file as last written (what catch-up pushes).
@@ -110,16 +126,80 @@ class ConfigWriter:
         change: Callable[[ConfigData], ConfigData],
         feedback: Callable[[str], None] | None = None,
     ) -> ConfigData:
-        """Apply ``change``, save and distribute the result; return it."""
-        async with self._lock:
-            old = self._cfg
-            new = dataclasses.replace(change(old), serial_no=old.serial_no + 1, mtime=self._now())
-            data = await threads.deferToThread(self._check_and_save, new)
-            self._cfg, self._data = new, data
-            await self._distribute(new, data, feedback)
-        for listener in self.listeners:
-            await listener(new)
+        """Apply ``change``, save and distribute the result; return it.
+
+        Changes that arrive while a write is under way are committed together
+        in the next one (group commit): each is applied in turn, the result is
+        checked, written and distributed once, and every caller hears back
+        only then. If the combined result fails the check, the changes are
+        retried one by one, so only the bad one fails.
+        """
+        pending = _Pending(change, feedback, defer.Deferred())
+        self._pending.append(pending)
+        if not self._committing:
+            self._committing = True
+            defer.Deferred.fromCoroutine(self._commit_all()).addErrback(
+                lambda f: log.failure("config commit loop failed", f)
+            )
+        new: ConfigData = await pending.done
         return new
+
+    async def _commit_all(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._commit(batch)
+        finally:
+            self._committing = False
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        async with self._lock:
+            cfg, taken = self._cfg, []
+            for item in batch:
+                try:
+                    cfg = item.change(cfg)
+                except Exception as err:
+                    item.fail(err)
+                else:
+                    taken.append(item)
+            if not taken:
+                return
+            new = dataclasses.replace(cfg, serial_no=self._cfg.serial_no + 1, mtime=self._now())
+            try:
+                data = await threads.deferToThread(self._check_and_save, new)
+            except ConfigError as err:
+                if len(taken) == 1:
+                    taken[0].fail(err)
+                    return
+                retry = taken  # find the culprit: one write per change
+            except Exception as err:
+                for item in taken:
+                    item.fail(err)
+                return
+            else:
+                retry = []
+                self._cfg, self._data = new, data
+
+                def feedback(message: str) -> None:
+                    for item in taken:
+                        if item.feedback is not None:
+                            item.feedback(message)
+
+                await self._distribute(new, data, feedback)
+        if retry:
+            for item in retry:
+                await self._commit([item])
+            return
+        try:
+            for listener in self.listeners:
+                await listener(new)
+        except Exception as err:
+            for item in taken:
+                item.fail(err)
+            return
+        for item in taken:
+            if not item.done.called:  # the caller may have given up (a killed job)
+                item.done.callback(new)
 
     def _check_and_save(self, cfg: ConfigData) -> bytes:
         """Check, encode and write the master's own file and ssconf (in a thread)."""

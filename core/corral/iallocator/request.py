@@ -68,8 +68,17 @@ def _instance(cfg: ConfigData, inst: Instance) -> dict[str, Any]:
     }
 
 
-def cluster_data(cfg: ConfigData, live: dict[str, NodeResult], hypervisor: str) -> dict[str, Any]:
-    """Everything but the ``request`` key; ``live`` are node_info answers by node name."""
+def cluster_data(
+    cfg: ConfigData,
+    live: dict[str, NodeResult],
+    hypervisor: str,
+    reserved: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """Everything but the ``request`` key; ``live`` are node_info answers by node name.
+
+    ``reserved`` (MiB by node UUID) is memory promised to instances that are
+    starting and that the hypervisors' figures do not show yet.
+    """
     cluster = cfg.cluster
     primaries: dict[str, list[Instance]] = {}
     for inst in cfg.instances.values():
@@ -104,7 +113,7 @@ def cluster_data(cfg: ConfigData, live: dict[str, NodeResult], hypervisor: str) 
             },
             "total_memory": int(hv.get("memory_total", 0)),
             "reserved_memory": int(hv.get("memory_dom0", 0)),
-            "free_memory": int(hv.get("memory_free", 0)),
+            "free_memory": int(hv.get("memory_free", 0)) - (reserved or {}).get(uuid, 0),
             "total_disk": int((info or {}).get("disk_total") or 0),
             "free_disk": int((info or {}).get("disk_free") or 0),
             "total_cpus": int(hv.get("cpu_total", (info or {}).get("cpu_count", 1))),

@@ -25,7 +25,9 @@ class MasterContext:
 
     ``credentials`` are the master's own TLS identity (the cluster CA with
     its key, and the master node's certificate); ``cakeys`` hands the CA key
-    to the candidates.
+    to the candidates. ``reserved`` lets instance creations on one node run
+    at once without promising the same memory twice (they hold the node
+    locks shared).
     """
 
     writer: ConfigWriter
@@ -33,6 +35,19 @@ class MasterContext:
     registry: DriverRegistry
     credentials: LiveCredentials
     cakeys: CaKeyKeeper = field(init=False)
+    #: Memory (MiB) promised to instances being created or started, by node UUID:
+    #: what the hypervisor's free memory does not show yet.
+    reserved: dict[str, int] = field(default_factory=dict)
+
+    def reserve(self, node_uuid: str, memory: int) -> None:
+        self.reserved[node_uuid] = self.reserved.get(node_uuid, 0) + memory
+
+    def unreserve(self, node_uuid: str, memory: int) -> None:
+        left = self.reserved.get(node_uuid, 0) - memory
+        if left > 0:
+            self.reserved[node_uuid] = left
+        else:
+            self.reserved.pop(node_uuid, None)
 
     @property
     def config(self) -> ConfigData:

@@ -6,12 +6,12 @@ import argparse
 
 import pytest
 
-from corral.cli.cluster_cmds import hv_key_values
 from corral.cli.cluster_cmds import info_lines
-from corral.cli.cluster_cmds import key_values
-from corral.cli.cluster_cmds import timespec
-from corral.cli.cluster_cmds import yes_no
 from corral.cli.gnt_node import info_lines as node_info_lines
+from corral.cli.options import hv_key_values
+from corral.cli.options import key_values
+from corral.cli.options import timespec
+from corral.cli.options import yes_no
 from corral.cli.query import format_unit
 from corral.cli.query import format_value
 from corral.cli.query import parse_fields
