@@ -49,7 +49,7 @@ def parse_size(text: str) -> int:
 def indexed_params(text: str) -> tuple[str, dict[str, Any]]:
     """``--disk 0:size=10g,mode=rw`` / ``--net 0:link=br0`` -> ("0", {...})."""
     index, sep, rest = text.partition(":")
-    if not sep:
+    if not sep and not index.isdigit():
         index, rest = "", text
     return index, key_values(rest) if rest else {}
 
