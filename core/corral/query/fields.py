@@ -195,6 +195,10 @@ class Resource(Generic[T]):
             absent = [n for n in wanted if n not in present]
             if absent and not missing_ok:
                 raise OpPrereqError(f"{self.what} {', '.join(absent)} not known")
+        if qfilter is None:  # the common case (every list): no per-row closure and cache
+            getters = [self.fields[n].get if n in self.fields else None for n in names]
+            rows = [self._row(getters, obj, ctx) for obj in objects]
+            return {**self.query_fields(list(names)), "data": rows}
         rows = []
         for obj in objects:
             values: dict[str, tuple[int, Any]] = {}
@@ -209,6 +213,19 @@ class Resource(Generic[T]):
                 continue
             rows.append([list(values.get(n) or self._value(n, obj, ctx)) for n in names])
         return {**self.query_fields(list(names)), "data": rows}
+
+    @staticmethod
+    def _row(getters: list[Callable[[Any, T], Any] | None], obj: Any, ctx: T) -> list[Any]:
+        row: list[Any] = []
+        for get in getters:
+            if get is None:
+                row.append([Status.UNKNOWN, None])
+                continue
+            try:
+                row.append([Status.NORMAL, get(obj, ctx)])
+            except NoData as missing:
+                row.append([missing.status, None])
+        return row
 
     def _value(self, name: str, obj: Any, ctx: T) -> tuple[int, Any]:
         spec = self.fields.get(name)
