@@ -179,6 +179,28 @@ def test_four_nodes_each_in_its_own_namespace(vcluster: VCluster) -> None:
     assert "Test delay iteration 2/2" in out  # the master reached every other node's daemon
     assert vc.on(2, "sh", "-c", "exit 7", check=False).returncode == 7  # exec passes it through
 
+    # An instance placed by the allocator, live-migrated and failed over between
+    # namespaces, then removed (diskless: every node reaches its no disks).
+    inst = "web.vcluster"
+    vc.on(1, "gnt-instance", "add", "-t", "diskless", "-o", "noop", "-I", ".",
+          "--no-name-check", inst)  # fmt: skip
+
+    def where() -> list[str]:
+        out = vc.on(1, "gnt-instance", "list", "--no-headers", "--separator=|",
+                    "-o", "pnode,status", inst).stdout  # fmt: skip
+        return out.strip().split("|")
+
+    first, status = where()
+    assert status == "running"
+    vc.on(1, "gnt-instance", "migrate", "-f", inst)
+    second, status = where()
+    assert second != first and status == "running"
+    vc.on(1, "gnt-instance", "failover", "-f", inst)
+    third, status = where()
+    assert third != second and status == "running"
+    vc.on(1, "gnt-instance", "remove", "-f", inst)
+    assert vc.on(1, "gnt-instance", "list", "--no-headers", "-o", "name").stdout == ""
+
     # Isolation: each daemon runs in its node's namespace, and only there is its address.
     for i in range(1, 5):
         pid = (vc.dir / f"node{i}/var/run/corral/corral-noded.pid").read_text().strip()
