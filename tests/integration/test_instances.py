@@ -183,3 +183,30 @@ def test_duplicate_name_and_failed_install_leave_nothing(cluster: LoopbackCluste
     assert "cannot partition the disk" in failed.stderr
     assert instance_names(cluster) == before
     assert disk_files(cluster, "broken.example.com") == []
+
+
+def test_tags_on_every_kind_and_search(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    node = cluster.nodes[1].name
+    m.run("gnt-instance", "add", "-t", "diskless", "-o", "noop", "--no-name-check",
+          "--tags", "env:test", "tagged.example.com")  # fmt: skip
+    m.run("gnt-instance", "add-tags", "tagged.example.com", "web", "owner:ops")
+    m.run("gnt-node", "add-tags", node, "rack:r1")
+    m.run("gnt-cluster", "add-tags", "site:lab")
+    tags = m.run("gnt-instance", "list-tags", "tagged.example.com").stdout.split()
+    assert tags == ["env:test", "owner:ops", "web"]
+    assert m.run("gnt-node", "list-tags", node).stdout.split() == ["rack:r1"]
+    assert m.run("gnt-cluster", "list-tags").stdout.split() == ["site:lab"]
+    found = m.run("gnt-cluster", "search-tags", "^(rack|owner|site):").stdout.splitlines()
+    assert found == ["/cluster site:lab", "/instances/tagged.example.com owner:ops",
+                     f"/nodes/{node} rack:r1"]  # fmt: skip
+
+    bad = m.run("gnt-instance", "add-tags", "tagged.example.com", "no spaces", check=False)
+    assert bad.returncode == 1 and "Invalid tag name ('no spaces')" in bad.stderr
+    missing = m.run("gnt-instance", "remove-tags", "tagged.example.com", "absent", check=False)
+    assert missing.returncode == 1 and "Tag(s) 'absent' not found" in missing.stderr
+    m.run("gnt-instance", "remove-tags", "tagged.example.com", "web")
+    assert m.run("gnt-instance", "list-tags", "tagged.example.com").stdout.split() == [
+        "env:test", "owner:ops",
+    ]  # fmt: skip
+    m.run("gnt-instance", "remove", "-f", "tagged.example.com")

@@ -8,6 +8,7 @@ from corral.api.cli import Command
 from corral.api.errors import ConfigError
 from corral.api.errors import PluginError
 from corral.cli import cluster_cmds
+from corral.cli import tags
 from corral.cli.options import stamp
 from corral.cli.table import Column
 from corral.cli.table import format_table
@@ -116,6 +117,8 @@ def _verify_config(args: argparse.Namespace) -> int:
 
 COMMANDS = [
     *cluster_cmds.COMMANDS,
+    *tags.commands("cluster", "cluster"),
+    tags.SEARCH,
     Command(
         "plugins", "List installed plugins and whether they load", _plugins, _configure_plugins
     ),

@@ -9,6 +9,7 @@ from typing import Any
 
 from corral.api.cli import Command
 from corral.api.errors import OpPrereqError
+from corral.cli import tags
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import hv_key_values
@@ -664,6 +665,9 @@ COMMANDS = [
     Command("failover", "Stop an instance and start it on another node", _failover,
             _configure_failover),
 ]  # fmt: skip
+
+
+COMMANDS += tags.commands("instance", "instance")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 from corral import ssconf
 from corral.api.cli import Command
 from corral.api.errors import OpPrereqError
+from corral.cli import tags
 from corral.cli.gnt_instance import add_migration_options
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
@@ -488,6 +489,9 @@ COMMANDS = [
             _configure_failover),
     Command("evacuate", "Move instances off a node", _evacuate, _configure_evacuate),
 ]  # fmt: skip
+
+
+COMMANDS += tags.commands("node", "node")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
