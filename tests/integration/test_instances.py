@@ -210,3 +210,32 @@ def test_tags_on_every_kind_and_search(cluster: LoopbackCluster) -> None:
         "env:test", "owner:ops",
     ]  # fmt: skip
     m.run("gnt-instance", "remove", "-f", "tagged.example.com")
+
+
+def test_gnt_os_sees_every_node(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    site = m.root / "srv/ganeti/os/siteos"  # on the master only
+    site.mkdir(parents=True)
+    (site / "ganeti_api_version").write_text("20\n")
+    (site / "parameters.list").write_text("size the size\n")
+    (site / "variants.list").write_text("small\nbig\n")
+    for script in ("create", "import", "export", "rename", "verify"):
+        (site / script).write_text("#!/bin/sh\nexit 0\n")
+        (site / script).chmod(0o755)
+
+    listed = m.run("gnt-os", "list", "--no-headers").stdout.split()
+    assert "noop" in listed and not any(n.startswith("siteos") for n in listed)
+    out = m.run("gnt-os", "diagnose").stdout
+    assert "OS: siteos [global status: invalid - not valid on all nodes]" in out
+    assert f"  Node: {m.name}, status: valid (path: {site}) [variants: small, big]" in out
+    assert "OS: noop [global status: valid]" in out
+
+    m.run("gnt-os", "modify", "-O", "size=10", "--blacklisted", "yes", "noop")
+    info = m.run("gnt-os", "info", "noop").stdout
+    assert "  blacklisted: True" in info and "    - size: 10" in info
+    assert "noop" not in m.run("gnt-os", "list", "--no-headers").stdout.split()
+    refused = m.run("gnt-instance", "add", "-t", "diskless", "-o", "noop", "--no-name-check",
+                    "blocked.example.com", check=False)  # fmt: skip
+    assert "Guest OS 'noop' is not allowed for installation (it is blacklisted" in refused.stderr
+    m.run("gnt-os", "modify", "-O", "size=default", "--blacklisted", "no", "noop")
+    assert "noop" in m.run("gnt-os", "list", "--no-headers").stdout.split()

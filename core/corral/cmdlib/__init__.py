@@ -12,6 +12,7 @@ from corral.cmdlib import instance_lifecycle as instance_lifecycle
 from corral.cmdlib import instance_modify as instance_modify
 from corral.cmdlib import instance_move as instance_move
 from corral.cmdlib import node as node
+from corral.cmdlib import osdefs as osdefs
 from corral.cmdlib import tags as tags
 from corral.cmdlib import test as test
 from corral.cmdlib import verify as verify

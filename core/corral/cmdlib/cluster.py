@@ -93,6 +93,31 @@ class LUClusterSetParams(LogicalUnit):
             if values:
                 loaded = typed.core(name, _given(values), name)
                 changes[name] = merge(getattr(cluster, name), {**values, **loaded})
+        if op.os_hvp:
+            os_hvp = {name: {hv: dict(p) for hv, p in by_hv.items()}
+                      for name, by_hv in cluster.os_hvp.items()}  # fmt: skip
+            for os_name, by_hv in op.os_hvp.items():
+                for hv, values in by_hv.items():
+                    loaded = typed.plugin(registry, DriverKind.HYPERVISOR, hv, _given(values),
+                                          f"os_hvp.{os_name}.{hv}")  # fmt: skip
+                    mine = os_hvp.setdefault(os_name, {})
+                    mine[hv] = merge(mine.get(hv, {}), {**values, **loaded})
+            changes["os_hvp"] = {n: v for n, v in os_hvp.items() if any(v.values())}
+        if op.osparams:
+            osparams = {name: dict(p) for name, p in cluster.osparams.items()}
+            for os_name, values in op.osparams.items():
+                osparams[os_name] = merge(osparams.get(os_name, {}), values)
+            changes["osparams"] = {n: v for n, v in osparams.items() if v}
+        for name in ("hidden_os", "blacklisted_os"):
+            edits = getattr(op, name)
+            if edits:
+                names = list(getattr(cluster, name))
+                for action, os_name in edits:
+                    if action == "add" and os_name not in names:
+                        names.append(os_name)
+                    elif action == "remove" and os_name in names:
+                        names.remove(os_name)
+                changes[name] = tuple(sorted(names))
         if "master_netdev" in changes or "master_netmask" in changes:
             self.feedback(
                 "The cluster IP moves to the new device or netmask when the master daemon"

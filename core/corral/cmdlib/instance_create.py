@@ -168,6 +168,11 @@ class LUInstanceCreate(LogicalUnit):
         )
         for warning in self.warnings:
             self.feedback(f"WARNING: instance policy ignored: {warning}")
+        if op.os_type and op.os_type.split("+", 1)[0] in cluster.blacklisted_os:
+            raise OpPrereqError(
+                f"Guest OS '{op.os_type}' is not allowed for installation (it is blacklisted:"
+                f" 'gnt-os modify --blacklisted no {op.os_type.split('+', 1)[0]}')"
+            )
         if op.os_type and not op.no_install:  # checked again by a later reinstall
             osparams = dict(op.osparams or {})
             await ic.call(
