@@ -239,3 +239,33 @@ def test_gnt_os_sees_every_node(cluster: LoopbackCluster) -> None:
     assert "Guest OS 'noop' is not allowed for installation (it is blacklisted" in refused.stderr
     m.run("gnt-os", "modify", "-O", "size=default", "--blacklisted", "no", "noop")
     assert "noop" in m.run("gnt-os", "list", "--no-headers").stdout.split()
+
+
+def test_reinstall_rename_console_and_disks(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    name = "maint.example.com"
+    m.run("gnt-instance", "add", "-t", "sharedfile", "-o", "noop", "--disk", "0:size=1g",
+          "--no-name-check", name)  # fmt: skip
+    out = m.run("gnt-instance", "console", name).stdout
+    assert "runs on the fake hypervisor" in out and "which has no console" in out
+    refused = m.run("gnt-instance", "reinstall", "-f", name, check=False)
+    assert "is running, a reinstall needs it stopped" in refused.stderr
+    m.run("gnt-instance", "shutdown", "--timeout", "0", name)
+    out = m.run("gnt-instance", "reinstall", "-f", name).stdout
+    assert "Running the instance OS create scripts (noop)" in out
+    logs = list((m.root / "var/log/corral/os").glob(f"add-noop-{name}-*.log"))
+    assert len(logs) == 2  # the first install and the reinstall, each with its log
+
+    out = m.run("gnt-instance", "activate-disks", name).stdout.strip()
+    node, disk, path = out.split(":")
+    assert node == field(cluster, name, "pnode")[0] and disk == "disk/0" and path == str(disk_files(cluster, name)[0])
+    assert field(cluster, name, "disks_active") == ["Y"]
+    m.run("gnt-instance", "deactivate-disks", name)
+    assert field(cluster, name, "disks_active") == ["N"]
+
+    out = m.run("gnt-instance", "rename", "--no-name-check", name, "renamed.example.com").stdout
+    assert f"Instance '{name}' renamed to 'renamed.example.com'" in out
+    assert "renamed.example.com" in instance_names(cluster) and name not in instance_names(cluster)
+    m.run("gnt-instance", "startup", "renamed.example.com")
+    assert running_on(cluster, "renamed.example.com") != []
+    m.run("gnt-instance", "remove", "-f", "renamed.example.com")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from typing import TYPE_CHECKING
 from typing import Any
@@ -648,6 +649,121 @@ def _failover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_reinstall(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-o", "--os-type", metavar="OS[+VARIANT]", help="install this OS instead")
+    add(
+        "-O",
+        "--os-parameters",
+        type=key_values,
+        metavar="KEY=VAL",
+        help="OS parameters for this install",
+    )
+    add("--force-variant", action="store_true", help="accept an unlisted OS variant")
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    _instances_option(parser)  # fmt: skip
+
+
+def _reinstall(args: argparse.Namespace) -> int:
+    """Reinstall the OS of stopped instances (their disks are overwritten)."""
+    for name in args.instances:
+        if not args.force and not ask_user(f"This will reinstall the instance '{name}' and"
+                                           " remove all data. Continue?"):  # fmt: skip
+            return 1
+    return _run_each(args, "OP_INSTANCE_REINSTALL", os_type=args.os_type,
+                     osparams=args.os_parameters, force_variant=args.force_variant)  # fmt: skip
+
+
+def _configure_rename(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--no-name-check",
+        dest="name_check",
+        action="store_false",
+        help="do not resolve the new name",
+    )
+    add("--no-ip-check", dest="ip_check", action="store_false", help="do not check the IP")
+    add_submit_options(parser)
+    add("instance", metavar="INSTANCE", help="the instance")
+    add("new_name", metavar="NEW_NAME", help="its new name")  # fmt: skip
+
+
+def _rename(args: argparse.Namespace) -> int:
+    """Give a stopped instance a new name (its OS's rename script runs)."""
+    op = make_opcode(
+        "OP_INSTANCE_RENAME",
+        instance_name=args.instance,
+        new_name=args.new_name,
+        name_check=args.name_check,
+        ip_check=args.ip_check and args.name_check,
+    )
+    with Client() as client:
+        status, results = submit_and_wait(client, [op], args)
+    if status:
+        print(f"Instance '{args.instance}' renamed to '{results[0]}'")
+    return 0
+
+
+def _configure_console(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--show-cmd",
+        action="store_true",
+        help="print the command that reaches the console instead of running it",
+    )
+    parser.add_argument("instance", metavar="INSTANCE", help="the instance")  # fmt: skip
+
+
+def _console(args: argparse.Namespace) -> int:
+    """Connect to an instance's console (or say how)."""
+    with Client() as client:
+        _status, results = submit_and_wait(
+            client, [make_opcode("OP_INSTANCE_CONSOLE", instance_name=args.instance)], args
+        )
+    info = results[0]
+    if info["kind"] == "message":
+        print(info["message"])
+        return 0
+    command = list(info.get("command") or [])
+    if not command:
+        print(
+            f"Console of {args.instance}: {info['kind']} at {info.get('host')}:{info.get('port')}"
+        )
+        return 0
+    if args.show_cmd:
+        print(" ".join(command))
+        return 0
+    os.execvp(command[0], command)
+    return 1  # not reached: exec replaced this process
+
+
+def _configure_disks(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f", "--force", action="store_true", help="(deactivate) even if the instance runs"
+    )
+    parser.add_argument("--ignore-size", action="store_true", help=argparse.SUPPRESS)
+    add_submit_options(parser)
+    parser.add_argument("instance", metavar="INSTANCE", help="the instance")  # fmt: skip
+
+
+def _activate_disks(args: argparse.Namespace) -> int:
+    """Make an instance's disks usable on its primary node, and print where they are."""
+    op = make_opcode("OP_INSTANCE_ACTIVATE_DISKS", instance_name=args.instance)
+    with Client() as client:
+        status, results = submit_and_wait(client, [op], args)
+    for node, disk, path in results[0] if status else []:
+        print(f"{node}:{disk}:{path}")
+    return 0
+
+
+def _deactivate_disks(args: argparse.Namespace) -> int:
+    """Release an instance's disks on its node (it must be stopped unless --force)."""
+    op = make_opcode("OP_INSTANCE_DEACTIVATE_DISKS", instance_name=args.instance,
+                     force=args.force)  # fmt: skip
+    with Client() as client:
+        submit_and_wait(client, [op], args)
+    return 0
+
+
 COMMANDS = [
     Command("add", "Create an instance", _add, _configure_add),
     Command("remove", "Remove instances and their disks", _remove, _configure_remove),
@@ -664,6 +780,14 @@ COMMANDS = [
             _configure_migrate),
     Command("failover", "Stop an instance and start it on another node", _failover,
             _configure_failover),
+    Command("reinstall", "Reinstall the OS of stopped instances", _reinstall,
+            _configure_reinstall),
+    Command("rename", "Give a stopped instance a new name", _rename, _configure_rename),
+    Command("console", "Connect to an instance's console", _console, _configure_console),
+    Command("activate-disks", "Make an instance's disks usable on its node", _activate_disks,
+            _configure_disks),
+    Command("deactivate-disks", "Release an instance's disks on its node", _deactivate_disks,
+            _configure_disks),
 ]  # fmt: skip
 
 

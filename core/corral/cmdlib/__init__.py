@@ -9,6 +9,7 @@ from corral.cmdlib import certificates as certificates
 from corral.cmdlib import cluster as cluster
 from corral.cmdlib import instance_create as instance_create
 from corral.cmdlib import instance_lifecycle as instance_lifecycle
+from corral.cmdlib import instance_maint as instance_maint
 from corral.cmdlib import instance_modify as instance_modify
 from corral.cmdlib import instance_move as instance_move
 from corral.cmdlib import node as node
