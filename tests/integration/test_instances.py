@@ -258,7 +258,11 @@ def test_reinstall_rename_console_and_disks(cluster: LoopbackCluster) -> None:
 
     out = m.run("gnt-instance", "activate-disks", name).stdout.strip()
     node, disk, path = out.split(":")
-    assert node == field(cluster, name, "pnode")[0] and disk == "disk/0" and path == str(disk_files(cluster, name)[0])
+    assert (
+        node == field(cluster, name, "pnode")[0]
+        and disk == "disk/0"
+        and path == str(disk_files(cluster, name)[0])
+    )
     assert field(cluster, name, "disks_active") == ["Y"]
     m.run("gnt-instance", "deactivate-disks", name)
     assert field(cluster, name, "disks_active") == ["N"]
@@ -269,3 +273,30 @@ def test_reinstall_rename_console_and_disks(cluster: LoopbackCluster) -> None:
     m.run("gnt-instance", "startup", "renamed.example.com")
     assert running_on(cluster, "renamed.example.com") != []
     m.run("gnt-instance", "remove", "-f", "renamed.example.com")
+
+
+def test_groups_bound_placement_and_policy(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    n3 = cluster.nodes[2].name
+    m.run("gnt-group", "add", "--ipolicy-bounds-specs",
+          "min:memory-size=128,cpu-count=1,disk-count=1,disk-size=1g,nic-count=1,spindle-use=1"
+          "/max:memory-size=512,cpu-count=2,disk-count=4,disk-size=10g,nic-count=4,spindle-use=4",
+          "small")  # fmt: skip
+    m.run("gnt-group", "assign-nodes", "small", n3)
+    rows = m.run("gnt-group", "list", "--no-headers", "-o", "name,node_cnt").stdout.split()
+    assert rows == ["default", "2", "small", "1"]
+    out = m.run("gnt-instance", "add", "-t", "diskless", "-o", "noop", "-g", "small",
+                "--no-name-check", "grouped.example.com").stdout  # fmt: skip
+    assert f"via iallocator builtin: {n3}" in out
+    refused = m.run("gnt-instance", "add", "-t", "diskless", "-o", "noop", "-g", "small",
+                    "-B", "memory=1024", "--no-name-check", "toobig.example.com", check=False)  # fmt: skip
+    assert "violates policy: memory-size value 1024 is not in range [128, 512]" in refused.stderr
+    info = m.run("gnt-group", "info", "small").stdout
+    assert f"  Nodes: {n3}" in info and "  Instances: grouped.example.com" in info
+    refused = m.run("gnt-group", "remove", "small", check=False)
+    assert f"Group 'small' not empty, has the following node(s): {n3}" in refused.stderr
+    m.run("gnt-instance", "remove", "-f", "grouped.example.com")
+    m.run("gnt-group", "assign-nodes", "default", n3)
+    m.run("gnt-group", "rename", "small", "tiny")
+    m.run("gnt-group", "remove", "tiny")
+    assert m.run("gnt-group", "list", "--no-headers", "-o", "name").stdout.split() == ["default"]

@@ -7,6 +7,7 @@ registry is complete.
 
 from corral.cmdlib import certificates as certificates
 from corral.cmdlib import cluster as cluster
+from corral.cmdlib import group as group
 from corral.cmdlib import instance_create as instance_create
 from corral.cmdlib import instance_lifecycle as instance_lifecycle
 from corral.cmdlib import instance_maint as instance_maint

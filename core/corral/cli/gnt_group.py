@@ -1,0 +1,251 @@
+"""``gnt-group``: node groups, their allocation policy, parameters and instance policy."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+from typing import Any
+
+from corral.api.cli import Command
+from corral.api.errors import OpPrereqError
+from corral.cli import tags
+from corral.cli.gnt_instance import parse_size
+from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import submit_and_wait
+from corral.cli.options import key_values
+from corral.cli.options import name_list
+from corral.cli.query import configure_list
+from corral.cli.query import configure_list_fields
+from corral.cli.query import list_fields
+from corral.cli.query import list_objects
+from corral.cli.tool import run_tool
+from corral.luxi.client import Client
+from corral.opcodes import make_opcode
+from corral.query.groups import DEFAULT_FIELDS
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+_SIZED = ("memory-size", "disk-size")
+_POLICIES = ("preferred", "last_resort", "unallocable")
+
+
+def _ispec(text: str) -> dict[str, int]:
+    out = {}
+    for key, value in key_values(text).items():
+        try:
+            out[key] = parse_size(value) if key in _SIZED else int(value)
+        except (ValueError, argparse.ArgumentTypeError) as err:
+            raise argparse.ArgumentTypeError(
+                f"invalid value for {key}: {value!r} ({err})"
+            ) from None
+    return out
+
+
+def bounds_specs(text: str) -> list[dict[str, dict[str, int]]]:
+    """``min:memory-size=128,cpu-count=1/max:memory-size=32g,cpu-count=8[//min:.../max:...]``."""
+    pairs = []
+    for pair in text.split("//"):
+        found: dict[str, dict[str, int]] = {}
+        for part in pair.split("/"):
+            which, sep, specs = part.partition(":")
+            if not sep or which not in ("min", "max"):
+                raise argparse.ArgumentTypeError(
+                    f"invalid bounds {part!r}: write min:KEY=VAL,.../max:KEY=VAL,..."
+                )
+            found[which] = _ispec(specs)
+        if set(found) != {"min", "max"}:
+            raise argparse.ArgumentTypeError(f"bounds {pair!r} need both a min and a max part")
+        pairs.append(found)
+    return pairs
+
+
+def add_ipolicy_options(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--ipolicy-bounds-specs",
+        type=bounds_specs,
+        metavar="min:..../max:...",
+        help="allowed instance specs, e.g. min:memory-size=128,cpu-count=1/max:memory-size=32g",
+    )
+    add(
+        "--ipolicy-std-specs",
+        type=_ispec,
+        metavar="KEY=VAL,...",
+        help="the standard instance spec (capacity planning)",
+    )
+    add(
+        "--ipolicy-disk-templates",
+        type=name_list,
+        metavar="T,...",
+        help="disk templates instances may use",
+    )
+    add(
+        "--ipolicy-vcpu-ratio",
+        type=float,
+        metavar="RATIO",
+        help="maximum virtual CPUs per physical CPU",
+    )
+    add("--ipolicy-spindle-ratio", type=float, metavar="RATIO",
+        help="maximum instances per spindle")  # fmt: skip
+
+
+def ipolicy_of(args: argparse.Namespace) -> dict[str, Any]:
+    policy: dict[str, Any] = {}
+    if args.ipolicy_bounds_specs:
+        policy["minmax"] = args.ipolicy_bounds_specs
+    if args.ipolicy_std_specs:
+        policy["std"] = args.ipolicy_std_specs
+    if args.ipolicy_disk_templates:
+        policy["disk-templates"] = list(args.ipolicy_disk_templates)
+    if args.ipolicy_vcpu_ratio is not None:
+        policy["vcpu-ratio"] = args.ipolicy_vcpu_ratio
+    if args.ipolicy_spindle_ratio is not None:
+        policy["spindle-ratio"] = args.ipolicy_spindle_ratio
+    return policy
+
+
+def _configure_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--alloc-policy", choices=_POLICIES, help="allocation policy")
+    parser.add_argument("--node-parameters", type=key_values, default={}, metavar="KEY=VAL",
+                        help="node parameters of the group's nodes")  # fmt: skip
+    add_ipolicy_options(parser)
+    add_submit_options(parser)
+    parser.add_argument("group", metavar="GROUP", help="the new group's name")
+
+
+def _submit(args: argparse.Namespace, op_id: str, **fields: Any) -> list[Any]:
+    with Client() as client:
+        status, results = submit_and_wait(client, [make_opcode(op_id, **fields)], args)
+    return results if status else []
+
+
+def _add(args: argparse.Namespace) -> int:
+    """Create a node group."""
+    _submit(args, "OP_GROUP_ADD", group_name=args.group, alloc_policy=args.alloc_policy,
+            ndparams=args.node_parameters, ipolicy=ipolicy_of(args) or None)  # fmt: skip
+    return 0
+
+
+def _configure_modify(parser: argparse.ArgumentParser) -> None:
+    _configure_add(parser)
+
+
+def _modify(args: argparse.Namespace) -> int:
+    """Change a group's allocation policy, node parameters or instance policy."""
+    results = _submit(args, "OP_GROUP_SET_PARAMS", group_name=args.group,
+                      alloc_policy=args.alloc_policy, ndparams=args.node_parameters or None,
+                      ipolicy=ipolicy_of(args) or None)  # fmt: skip
+    if results:
+        print(f"Modified node group {args.group}")
+        for name, value in results[0]:
+            print(f" - {name} -> {value}")
+    return 0
+
+
+def _configure_one(parser: argparse.ArgumentParser) -> None:
+    add_submit_options(parser)
+    parser.add_argument("group", metavar="GROUP", help="the group")
+
+
+def _remove(args: argparse.Namespace) -> int:
+    """Remove an empty node group."""
+    _submit(args, "OP_GROUP_REMOVE", group_name=args.group)
+    return 0
+
+
+def _configure_rename(parser: argparse.ArgumentParser) -> None:
+    _configure_one(parser)
+    parser.add_argument("new_name", metavar="NEW_NAME", help="its new name")
+
+
+def _rename(args: argparse.Namespace) -> int:
+    """Give a node group a new name."""
+    _submit(args, "OP_GROUP_RENAME", group_name=args.group, new_name=args.new_name)
+    return 0
+
+
+def _configure_assign(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="move the nodes even if an instance would span two groups",
+    )
+    _configure_one(parser)
+    parser.add_argument("nodes", nargs="+", metavar="NODE", help="the nodes to move")
+
+
+def _assign(args: argparse.Namespace) -> int:
+    """Move nodes into a group."""
+    _submit(args, "OP_GROUP_ASSIGN_NODES", group_name=args.group, nodes=args.nodes,
+            force=args.force)  # fmt: skip
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    """List the node groups."""
+    for line in list_objects("group", args, DEFAULT_FIELDS, args.names):
+        print(line)
+    return 0
+
+
+def _list_fields(args: argparse.Namespace) -> int:
+    """List the fields 'gnt-group list -o' accepts."""
+    for line in list_fields("group", args):
+        print(line)
+    return 0
+
+
+_INFO = ["name", "uuid", "alloc_policy", "node_list", "pinst_list", "custom_ndparams",
+         "ipolicy"]  # fmt: skip
+
+
+def _configure_info(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="GROUP", help="only these groups")
+
+
+def _info(args: argparse.Namespace) -> int:
+    """Show node groups: policy, nodes, instances, instance policy."""
+    with Client() as client:
+        rows = client.call("QueryGroups", args.names or None, _INFO, False)
+    if not rows and args.names:
+        raise OpPrereqError(f"Node group {', '.join(args.names)} not known")
+    for values in rows:
+        row = dict(zip(_INFO, values, strict=True))
+        print(f"Group: {row['name']}")
+        print(f"  UUID: {row['uuid']}")
+        print(f"  Allocation policy: {row['alloc_policy']}")
+        print(f"  Nodes: {', '.join(row['node_list']) or '(none)'}")
+        print(f"  Instances: {', '.join(row['pinst_list']) or '(none)'}")
+        print(f"  Node parameters: {row['custom_ndparams'] or '(cluster defaults)'}")
+        policy = row["ipolicy"]
+        print("  Instance policy:")
+        for pair in policy.get("minmax", []):
+            print(f"    - bounds specs: min {pair['min']}, max {pair['max']}")
+        print(f"    - std: {policy.get('std')}")
+        print(f"    - disk templates: {', '.join(policy.get('disk-templates', []))}")
+        print(f"    - vcpu-ratio: {policy.get('vcpu-ratio')}")
+        print(f"    - spindle-ratio: {policy.get('spindle-ratio')}")
+    return 0
+
+
+COMMANDS = [
+    Command("add", "Create a node group", _add, _configure_add),
+    Command("remove", "Remove an empty node group", _remove, _configure_one),
+    Command("rename", "Rename a node group", _rename, _configure_rename),
+    Command("modify", "Change a group's policy and parameters", _modify, _configure_modify),
+    Command("assign-nodes", "Move nodes into a group", _assign, _configure_assign),
+    Command("list", "List the node groups", _list, lambda p: configure_list(p, "group")),
+    Command("list-fields", "List the fields 'list -o' accepts", _list_fields,
+            configure_list_fields),
+    Command("info", "Show node groups", _info, _configure_info),
+    *tags.commands("nodegroup", "group"),
+]  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_tool("gnt-group", "Node group administration.", COMMANDS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
