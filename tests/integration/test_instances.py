@@ -300,3 +300,21 @@ def test_groups_bound_placement_and_policy(cluster: LoopbackCluster) -> None:
     m.run("gnt-group", "rename", "small", "tiny")
     m.run("gnt-group", "remove", "tiny")
     assert m.run("gnt-group", "list", "--no-headers", "-o", "name").stdout.split() == ["default"]
+
+
+def test_disks_are_wiped_on_create_with_progress(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    m.run("gnt-cluster", "modify", "--prealloc-wipe-disks", "yes")
+    try:
+        out = m.run("gnt-instance", "add", "-t", "sharedfile", "-o", "noop", "--disk",
+                    "0:size=1g", "--no-start", "--no-name-check", "wiped.example.com").stdout  # fmt: skip
+    finally:
+        m.run("gnt-cluster", "modify", "--prealloc-wipe-disks", "no")
+    assert "* Wiping disk 0" in out and "using a chunk size of 102" in out
+    progress = [line for line in out.splitlines() if " - done: " in line]
+    assert len(progress) == 11 and progress[-1].split(" - INFO:  - done: ")[1].startswith(
+        "100.0% ETA: 0s"
+    )
+    (disk,) = disk_files(cluster, "wiped.example.com")
+    assert disk.stat().st_blocks * 512 >= 1024**3  # written, no longer sparse
+    m.run("gnt-instance", "remove", "-f", "wiped.example.com")

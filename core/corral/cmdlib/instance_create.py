@@ -374,6 +374,12 @@ class LUInstanceCreate(LogicalUnit):
         except BaseException:
             await self._remove_disks(inst)
             raise
+        if cfg.cluster.prealloc_wipe_disks and inst.disks:
+            try:
+                await wipe_disks(self, cfg, inst, pnode)
+            except BaseException:
+                await self._undo(inst)
+                raise
         if not op.no_install:
             self.feedback("* running the instance OS create scripts...")
             doc = ic.document(self.master, inst, cfg)
@@ -449,6 +455,47 @@ class LUInstanceCreate(LogicalUnit):
 
         await self.master.writer.update(drop, self.feedback)
         await self._remove_disks(inst)
+
+
+#: Largest piece of a disk wiped by one node call (MiB), as in Ganeti.
+MAX_WIPE_CHUNK = 1024
+
+
+async def wipe_disks(lu: LogicalUnit, cfg: o.ConfigData, inst: o.Instance, node: o.Node) -> None:
+    """Overwrite every disk with zeros in chunks, reporting progress with an ETA."""
+    for index, disk in enumerate(inst.disks):
+        spec = instancedoc.disk_spec(cfg, inst, disk, index, lu.master.registry)
+        args: dict[str, Any] = {"template": inst.disk_template, "disk": dataclasses.asdict(spec)}
+        chunk = min(MAX_WIPE_CHUNK, max(1, disk.size // 10))
+        lu.feedback(f"* Wiping disk {index}")
+        lu.feedback(
+            f" - INFO: Wiping disk {index} for instance {inst.name} on node {node.name}"
+            f" using a chunk size of {chunk}"
+        )
+        started, offset = time.monotonic(), 0
+        while offset < disk.size:
+            size = min(chunk, disk.size - offset)
+            await ic.call(
+                lu.master, node, "disk_wipe", {**args, "offset": offset, "size": size}, 3600
+            )
+            offset += size
+            elapsed = time.monotonic() - started
+            eta = elapsed / offset * (disk.size - offset)
+            lu.feedback(
+                f" - INFO:  - done: {100.0 * offset / disk.size:.1f}% ETA: {format_eta(eta)}"
+            )
+
+
+def format_eta(seconds: float) -> str:
+    """Ganeti's way of showing time left: ``1m 3s``, ``45s``, ``2h 5m``."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
 
 
 def cfg_with(cfg: o.ConfigData, inst: o.Instance) -> o.ConfigData:

@@ -9,9 +9,11 @@ failed start leaves nothing active; stopping detaches them after.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import TYPE_CHECKING
 from typing import Any
 
+from twisted.internet import threads
 from twisted.logger import Logger
 
 from corral.api.errors import CorralError
@@ -27,6 +29,25 @@ if TYPE_CHECKING:
     from corral.plugins.registry import DriverRegistry
 
 log = Logger()
+
+MIB = 1024 * 1024
+#: Bytes written at once while wiping.
+WIPE_BLOCK = 4 * MIB
+
+
+def _zero(path: str, start: int, length: int) -> None:
+    """Overwrite ``length`` bytes of ``path`` from ``start`` with zeros, durably."""
+    block = bytes(WIPE_BLOCK)
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        done = 0
+        while done < length:
+            count = min(WIPE_BLOCK, length - done)
+            done += os.pwrite(fd, block[:count], start + done)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
 
 #: Ganeti's reboot types.
 REBOOT_TYPES = ("soft", "hard", "full")
@@ -92,6 +113,21 @@ class InstanceProcedures:
 
     async def rpc_disk_detach(self, template: str, disk: dict[str, Any]) -> None:
         await self._template(template).detach(instancedoc.decode_disk(disk))
+
+    async def rpc_disk_wipe(
+        self, template: str, disk: dict[str, Any], offset: int, size: int
+    ) -> None:
+        """Write zeros over ``size`` MiB of a disk from ``offset`` MiB (one chunk of a wipe)."""
+        for name, value in (("offset", offset), ("size", size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise OpPrereqError(f"disk_wipe: {name} must be a non-negative integer")
+        driver, spec = self._template(template), instancedoc.decode_disk(disk)
+        if offset + size > spec.size:
+            raise OpPrereqError(
+                f"disk_wipe: {offset}+{size} MiB lies beyond the disk's {spec.size} MiB"
+            )
+        path = await driver.attach(spec)
+        await threads.deferToThread(_zero, path, offset * MIB, size * MIB)
 
     # -- lifecycle ----------------------------------------------------------------
 
