@@ -12,6 +12,8 @@ from corral import ssconf
 from corral.api.cli import Command
 from corral.api.errors import CorralError
 from corral.api.errors import OpPrereqError
+from corral.cli.ipolicy import add_ipolicy_options
+from corral.cli.ipolicy import ipolicy_of
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import hv_key_values
@@ -403,36 +405,13 @@ def _configure_modify(parser: argparse.ArgumentParser) -> None:
     add("--modify-etc-hosts", type=yes_no, metavar="yes|no", help="whether to edit /etc/hosts")
     add("--file-storage-dir", metavar="DIR", help="where 'file' disks live on each node")
     add("--shared-file-storage-dir", metavar="DIR", help="where 'sharedfile' disks live")
-    add(
-        "--ipolicy-vcpu-ratio",
-        type=float,
-        metavar="RATIO",
-        help="the most virtual CPUs per physical CPU",
-    )
-    add(
-        "--ipolicy-spindle-ratio",
-        type=float,
-        metavar="RATIO",
-        help="the most instances per spindle",
-    )
-    add(
-        "--ipolicy-disk-templates",
-        type=name_list,
-        metavar="TEMPLATE[,...]",
-        help="disk templates the instance policy allows",
-    )
+    add_ipolicy_options(parser)
     add_submit_options(parser)  # fmt: skip
 
 
 def _modify(args: argparse.Namespace) -> int:
     """Change cluster-wide parameters and settings."""
-    ipolicy: dict[str, Any] = {}
-    if args.ipolicy_vcpu_ratio is not None:
-        ipolicy["vcpu-ratio"] = args.ipolicy_vcpu_ratio
-    if args.ipolicy_spindle_ratio is not None:
-        ipolicy["spindle-ratio"] = args.ipolicy_spindle_ratio
-    if args.ipolicy_disk_templates:
-        ipolicy["disk-templates"] = list(args.ipolicy_disk_templates)
+    ipolicy = ipolicy_of(args)
     op = make_opcode(
         "OP_CLUSTER_SET_PARAMS",
         enabled_hypervisors=list(args.enabled_hypervisors or []) or None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -15,6 +14,7 @@ from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import hv_key_values
 from corral.cli.options import key_values
+from corral.cli.options import parse_size
 from corral.cli.query import configure_list
 from corral.cli.query import configure_list_fields
 from corral.cli.query import format_unit
@@ -28,24 +28,6 @@ from corral.query.instances import DEFAULT_FIELDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-_UNITS = {"": 1, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024, "gib": 1024,
-          "t": 1024 * 1024, "tb": 1024 * 1024, "tib": 1024 * 1024}  # fmt: skip
-
-
-def parse_size(text: str) -> int:
-    """Ganeti's ParseUnit: ``512``, ``512m``, ``10G``, ``1.5t`` in MiB, rounded up to 4 MiB."""
-    match = _SIZE.match(str(text))
-    if not match:
-        raise argparse.ArgumentTypeError(f"Invalid size {text!r} (e.g. 512m, 10g, 1t)")
-    unit = match.group(2).lower()
-    if unit not in _UNITS:
-        raise argparse.ArgumentTypeError(
-            f"Invalid size unit {match.group(2)!r} in {text!r} (use m, g or t)"
-        )
-    value = int(-(-float(match.group(1)) * _UNITS[unit] // 1))
-    return value + (-value % 4)
 
 
 def indexed_params(text: str) -> tuple[str, dict[str, Any]]:

@@ -77,3 +77,22 @@ def timespec(text: str) -> int:
     if not match:
         raise argparse.ArgumentTypeError(f"invalid time specification {text!r} (e.g. 30m, 2h, 1d)")
     return int(match.group(1)) * _SPAN[match.group(2)]
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_UNITS = {"": 1, "m": 1, "mb": 1, "mib": 1, "g": 1024, "gb": 1024, "gib": 1024,
+          "t": 1024 * 1024, "tb": 1024 * 1024, "tib": 1024 * 1024}  # fmt: skip
+
+
+def parse_size(text: str) -> int:
+    """Ganeti's ParseUnit: ``512``, ``512m``, ``10G``, ``1.5t`` in MiB, rounded up to 4 MiB."""
+    match = _SIZE.match(str(text))
+    if not match:
+        raise argparse.ArgumentTypeError(f"Invalid size {text!r} (e.g. 512m, 10g, 1t)")
+    unit = match.group(2).lower()
+    if unit not in _UNITS:
+        raise argparse.ArgumentTypeError(
+            f"Invalid size unit {match.group(2)!r} in {text!r} (use m, g or t)"
+        )
+    value = int(-(-float(match.group(1)) * _UNITS[unit] // 1))
+    return value + (-value % 4)

@@ -8,7 +8,7 @@ import pytest
 
 from corral.cli.gnt_instance import disk_change
 from corral.cli.gnt_instance import indexed_params
-from corral.cli.gnt_instance import parse_size
+from corral.cli.options import parse_size
 
 
 @pytest.mark.parametrize(
