@@ -318,3 +318,24 @@ def test_disks_are_wiped_on_create_with_progress(cluster: LoopbackCluster) -> No
     (disk,) = disk_files(cluster, "wiped.example.com")
     assert disk.stat().st_blocks * 512 >= 1024**3  # written, no longer sparse
     m.run("gnt-instance", "remove", "-f", "wiped.example.com")
+
+
+def test_batch_create_checks_everything_first(cluster: LoopbackCluster, tmp_path: Path) -> None:
+    m = cluster.master
+    batch = tmp_path / "batch.json"
+    entries = [{"instance_name": f"batch{i}.example.com", "disk_template": "diskless",
+                "os_type": "noop", "disks": [], "nics": [{}], "name_check": False,
+                "ip_check": False} for i in range(3)]  # fmt: skip
+    batch.write_text(json.dumps([*entries, {"instance_name": "bad.example.com", "disks": "x"}]))
+    refused = m.run("gnt-instance", "batch-create", str(batch), check=False)
+    assert refused.returncode == 1 and "instance 3 (bad.example.com)" in refused.stderr
+    assert not any(n.startswith("batch") for n in instance_names(cluster))
+
+    batch.write_text(json.dumps(entries))
+    out = m.run("gnt-instance", "batch-create", "-I", ".", str(batch)).stdout
+    assert out.startswith("Submitted jobs ") and out.count(": created (job ") == 3
+    assert [n for n in instance_names(cluster) if n.startswith("batch")] == [
+        "batch0.example.com", "batch1.example.com", "batch2.example.com",
+    ]  # fmt: skip
+    for entry in entries:
+        m.run("gnt-instance", "remove", "-f", entry["instance_name"])

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 from typing import TYPE_CHECKING
 from typing import Any
 
 from corral.api.cli import Command
+from corral.api.errors import CorralError
 from corral.api.errors import OpPrereqError
 from corral.cli import tags
+from corral.cli.jobs import JobFailure
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import poll_job
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import hv_key_values
 from corral.cli.options import key_values
@@ -746,8 +751,73 @@ def _deactivate_disks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_batch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-I", "--iallocator", metavar="NAME", help="the allocator for every instance of the batch"
+    )
+    parser.add_argument(
+        "--submit",
+        dest="submit_only",
+        action="store_true",
+        help="submit the jobs and print their IDs, but do not wait",
+    )
+    parser.add_argument("file", metavar="INSTANCES.json",
+                        help="a JSON array of OP_INSTANCE_CREATE parameter dicts")  # fmt: skip
+
+
+def _batch_create(args: argparse.Namespace) -> int:
+    """Create many instances from a JSON file: all are checked before any job is sent."""
+    try:
+        with open(args.file, encoding="utf-8") as source:
+            entries = json.load(source)
+    except (OSError, ValueError) as err:
+        raise OpPrereqError(f"cannot read {args.file}: {err}") from None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise OpPrereqError(f"{args.file} must hold a JSON array of objects (one per instance)")
+    jobs = []
+    for index, entry in enumerate(entries):
+        if "iallocator" in entry:
+            raise OpPrereqError(
+                f"instance {index} ({entry.get('instance_name')}): the iallocator is set for"
+                " the whole batch, with -I"
+            )
+        fields = {"mode": "create", **entry}
+        if args.iallocator:
+            fields["iallocator"] = args.iallocator
+        try:
+            jobs.append([make_opcode("OP_INSTANCE_CREATE", **fields)])
+        except CorralError as err:
+            raise OpPrereqError(f"instance {index} ({entry.get('instance_name')}): {err}") from None
+    failed = 0
+    with Client() as client:
+        answers = client.submit_many_jobs([[op.to_dict() for op in job] for job in jobs])
+        ids = [job_id for ok, job_id in answers if ok]
+        for (ok, job_id), job in zip(answers, jobs, strict=True):
+            if not ok:
+                print(
+                    f"Job for instance {job[0].instance_name} was refused: {job_id}",
+                    file=sys.stderr,
+                )
+                failed += 1
+        print(f"Submitted jobs {', '.join(str(i) for i in ids)}")
+        if args.submit_only:
+            return 1 if failed else 0
+        for job_id, job in zip(ids, [j for (ok, _), j in zip(answers, jobs, strict=True) if ok],
+                               strict=True):  # fmt: skip
+            name = job[0].instance_name
+            try:
+                poll_job(client, job_id, feedback=None)
+                print(f"{name}: created (job {job_id})")
+            except JobFailure as err:
+                print(f"{name}: failed (job {job_id}): {err}", file=sys.stderr)
+                failed += 1
+    return 1 if failed else 0
+
+
 COMMANDS = [
     Command("add", "Create an instance", _add, _configure_add),
+    Command("batch-create", "Create many instances from a JSON file", _batch_create,
+            _configure_batch),
     Command("remove", "Remove instances and their disks", _remove, _configure_remove),
     Command("list", "List the instances", _list, lambda p: configure_list(p, "instance")),
     Command("list-fields", "List the fields 'list -o' accepts", _list_fields,
