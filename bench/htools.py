@@ -56,7 +56,7 @@ def _finish(proc: subprocess.Popen[str], started: float, timeout: float) -> tupl
     try:
         out, _ = proc.communicate(timeout=left)
         if proc.returncode == -9:  # killed by its timer
-            return "", time.monotonic() - started, True
+            return "", timeout, True
         return out, time.monotonic() - started, False
     except subprocess.TimeoutExpired:
         proc.kill()

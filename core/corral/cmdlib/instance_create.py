@@ -259,8 +259,8 @@ class LUInstanceCreate(LogicalUnit):
             if group is None:
                 raise OpPrereqError(f"Node group {op.group_name} not known")
             nodes = [n for n in nodes if n.group == group.uuid]
-        self.live = await ic.node_info(self.master, nodes, self.hypervisor)
-        data = ia_request.cluster_data(cfg, self.live, self.hypervisor, self.master.reserved)
+        live = await ic.node_info(self.master, nodes, self.hypervisor)
+        data = ia_request.cluster_data(cfg, live, self.hypervisor, self.master.reserved)
         if op.group_name:
             data["nodes"] = {n.name: data["nodes"][n.name] for n in nodes}
         disks = [
@@ -292,9 +292,9 @@ class LUInstanceCreate(LogicalUnit):
 
     async def _check_resources(self, be: dict[str, Any]) -> None:
         pnode = self.nodes[0]
-        live = getattr(self, "live", {})
-        if pnode.name not in live:
-            live = await ic.node_info(self.master, self.nodes, self.hypervisor)
+        # Fresh figures even after an allocator's round: other creations may have
+        # started since, and their memory now shows in the hypervisor's count.
+        live = await ic.node_info(self.master, self.nodes, self.hypervisor)
         answer = live.get(pnode.name)
         if self.op.start:
             free = ic.free_memory(answer, pnode, self.hypervisor, self.master.reserved)
