@@ -33,6 +33,7 @@ the file, :meth:`~FakeHypervisor.verify` reports them, and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -200,6 +201,7 @@ class FakeHypervisor(Hypervisor):
         self.instances_dir = self.state_dir / "instances"
         self.node_file = self.state_dir / "node.json"
         self._booting: dict[str, _Boot] = {}
+        self._cache: dict[Path, tuple[tuple[int, int, int], InstanceRecord]] = {}
 
     # -- state files ---------------------------------------------------------------
 
@@ -209,7 +211,33 @@ class FakeHypervisor(Hypervisor):
         return self.instances_dir / f"{name}.json"
 
     def _read(self, path: Path) -> InstanceRecord | None:
-        """The record in ``path``, ``None`` if there is none; CorruptStateError if unreadable."""
+        """The record in ``path``, ``None`` if there is none; CorruptStateError if unreadable.
+
+        Parsed records are kept by the file's identity (inode, size, mtime): free
+        memory is the sum over every record, asked for on each start, and parsing
+        hundreds of files each time would make a large node slow to answer.
+        """
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            self._cache.pop(path, None)
+            return None
+        except OSError as err:
+            raise HypervisorError(
+                f"cannot read fake hypervisor state file {path} on node {self.ctx.node_name}:"
+                f" {err.strerror}"
+            ) from err
+        key = (info.st_ino, info.st_size, info.st_mtime_ns)
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == key:
+            return dataclasses.replace(cached[1])
+        record = self._parse(path)
+        if record is not None:
+            self._cache[path] = (key, record)
+            return dataclasses.replace(record)
+        return None
+
+    def _parse(self, path: Path) -> InstanceRecord | None:
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
