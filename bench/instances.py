@@ -37,6 +37,8 @@ from corral.config.store import serialize
 from corral.testing.loopback import LoopbackCluster
 
 DONE = ("success", "error", "canceled")
+#: What each node's fake hypervisor offers: enough for 10,000 small instances.
+FAKE_NODE = {"memory_total": 2 * 1024 * 1024, "cpu_total": 64, "memory_dom0": 1024}
 
 
 def create_op(name: str, node: str) -> dict[str, object]:
@@ -136,6 +138,10 @@ def main() -> None:
             for node in cluster.nodes[1:]:
                 cluster.join(node)
             cluster.master.run("gnt-cluster", "modify", "--max-running-jobs", "30")
+            for node in cluster.nodes:  # room for every instance on the fake hypervisor
+                fake = node.state / "hypervisors/fake"
+                fake.mkdir(parents=True, exist_ok=True)
+                (fake / "node.json").write_text(json.dumps(FAKE_NODE))
             elapsed = create_many(cluster, count)
             rate = count / elapsed
             print(f"created {count} instances in {elapsed:.1f} s: {rate:.1f} creates/s")
