@@ -20,6 +20,8 @@ class Column:
 
 
 def _text(value: Any) -> str:
+    if type(value) is str:  # most cells: no conversion
+        return value
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -48,17 +50,18 @@ def format_table(
     if separator is not None:
         return [separator.join(row) for row in cells]
     widths = [max((len(row[i]) for row in cells), default=0) for i in range(len(columns))]
-    lines = []
-    for row in cells:
-        parts = []
-        for i, (col, cell) in enumerate(zip(columns, row, strict=True)):
-            last = i == len(columns) - 1
-            if col.numeric:
-                parts.append(cell.rjust(widths[i]))
-            else:
-                parts.append(cell if last else cell.ljust(widths[i]))
-        lines.append(" ".join(parts).rstrip())
-    return lines
+    # One format string for every row: numbers right-aligned, text left-aligned,
+    # the last text column unpadded (Ganeti leaves no trailing blanks).
+    specs = []
+    for i, col in enumerate(columns):
+        if col.numeric:
+            specs.append(f"{{:>{widths[i]}}}")
+        elif i == len(columns) - 1:
+            specs.append("{}")
+        else:
+            specs.append(f"{{:<{widths[i]}}}")
+    template = " ".join(specs)
+    return [template.format(*row).rstrip() for row in cells]
 
 
 def select_columns(
