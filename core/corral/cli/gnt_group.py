@@ -13,10 +13,7 @@ from corral.cli.ipolicy import ipolicy_of
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import key_values
-from corral.cli.query import configure_list
-from corral.cli.query import configure_list_fields
-from corral.cli.query import list_fields
-from corral.cli.query import list_objects
+from corral.cli.query import list_commands
 from corral.cli.tool import run_tool
 from corral.luxi.client import Client
 from corral.opcodes import make_opcode
@@ -106,20 +103,6 @@ def _assign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(args: argparse.Namespace) -> int:
-    """List the node groups."""
-    for line in list_objects("group", args, DEFAULT_FIELDS, args.names):
-        print(line)
-    return 0
-
-
-def _list_fields(args: argparse.Namespace) -> int:
-    """List the fields 'gnt-group list -o' accepts."""
-    for line in list_fields("group", args):
-        print(line)
-    return 0
-
-
 _INFO = ["name", "uuid", "alloc_policy", "node_list", "pinst_list", "custom_ndparams",
          "ipolicy"]  # fmt: skip
 
@@ -154,14 +137,12 @@ def _info(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
+    *list_commands("group", "group", DEFAULT_FIELDS, "Ganeti's default columns"),
     Command("add", "Create a node group", _add, _configure_add),
     Command("remove", "Remove an empty node group", _remove, _configure_one),
     Command("rename", "Rename a node group", _rename, _configure_rename),
     Command("modify", "Change a group's policy and parameters", _modify, _configure_modify),
     Command("assign-nodes", "Move nodes into a group", _assign, _configure_assign),
-    Command("list", "List the node groups", _list, lambda p: configure_list(p, "group")),
-    Command("list-fields", "List the fields 'list -o' accepts", _list_fields,
-            configure_list_fields),
     Command("info", "Show node groups", _info, _configure_info),
     *tags.commands("nodegroup", "group"),
 ]  # fmt: skip

@@ -20,11 +20,8 @@ from corral.cli.jobs import submit_and_wait
 from corral.cli.options import hv_key_values
 from corral.cli.options import key_values
 from corral.cli.options import parse_size
-from corral.cli.query import configure_list
-from corral.cli.query import configure_list_fields
 from corral.cli.query import format_unit
-from corral.cli.query import list_fields
-from corral.cli.query import list_objects
+from corral.cli.query import list_commands
 from corral.cli.tool import ask_user
 from corral.cli.tool import run_tool
 from corral.luxi.client import Client
@@ -203,20 +200,6 @@ def _add(args: argparse.Namespace) -> int:
     )
     with Client() as client:
         submit_and_wait(client, [op], args)
-    return 0
-
-
-def _list(args: argparse.Namespace) -> int:
-    """List the instances (Ganeti's default columns)."""
-    for line in list_objects("instance", args, DEFAULT_FIELDS, args.names):
-        print(line)
-    return 0
-
-
-def _list_fields(args: argparse.Namespace) -> int:
-    """List the fields 'gnt-instance list -o' accepts."""
-    for line in list_fields("instance", args):
-        print(line)
     return 0
 
 
@@ -815,13 +798,11 @@ def _batch_create(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
+    *list_commands("instance", "instance", DEFAULT_FIELDS, "Ganeti's default columns"),
     Command("add", "Create an instance", _add, _configure_add),
     Command("batch-create", "Create many instances from a JSON file", _batch_create,
             _configure_batch),
     Command("remove", "Remove instances and their disks", _remove, _configure_remove),
-    Command("list", "List the instances", _list, lambda p: configure_list(p, "instance")),
-    Command("list-fields", "List the fields 'list -o' accepts", _list_fields,
-            configure_list_fields),
     Command("info", "Show the configuration and state of instances", _info, _configure_info),
     Command("startup", "Start instances", _startup, _configure_startup),
     Command("shutdown", "Stop instances", _shutdown, _configure_shutdown),

@@ -17,11 +17,8 @@ from corral.cli.options import key_values
 from corral.cli.options import timespec
 from corral.cli.options import yes_no
 from corral.cli.query import add_units_option
-from corral.cli.query import configure_list
-from corral.cli.query import configure_list_fields
 from corral.cli.query import format_unit
-from corral.cli.query import list_fields
-from corral.cli.query import list_objects
+from corral.cli.query import list_commands
 from corral.cli.table import Column
 from corral.cli.table import format_table
 from corral.cli.table import select_columns
@@ -50,20 +47,6 @@ _INFO_FIELDS = [
     "name", "pip", "sip", "master", "master_candidate", "drained", "offline", "master_capable",
     "vm_capable", "group", "pinst_list", "sinst_list", "ndparams",
 ]  # fmt: skip
-
-
-def _list(args: argparse.Namespace) -> int:
-    """List the nodes with their resources (Ganeti's default columns)."""
-    for line in list_objects("node", args, DEFAULT_FIELDS, args.names):
-        print(line)
-    return 0
-
-
-def _list_fields(args: argparse.Namespace) -> int:
-    """List the fields ``gnt-node list -o`` accepts."""
-    for line in list_fields("node", args):
-        print(line)
-    return 0
 
 
 def _configure_info(parser: argparse.ArgumentParser) -> None:
@@ -471,6 +454,7 @@ def _evacuate(args: argparse.Namespace) -> int:
 
 
 COMMANDS = [
+    *list_commands("node", "node", DEFAULT_FIELDS, "their resources, Ganeti's default columns"),
     Command("volumes", "List the disks that exist on the nodes", _volumes, _configure_volumes),
     Command("list-storage", "List the nodes' storage units", _list_storage, _configure_storage),
     Command("add", "Add a node that holds this cluster's certificate", _add, _configure_add),
@@ -478,10 +462,6 @@ COMMANDS = [
     Command("modify", "Change a node's roles and flags", _modify, _configure_modify),
     Command("join-token", "Make a one-time token for a new node to get its certificate",
             _join_token, _configure_join_token),
-    Command("list", "List the nodes and their resources", _list,
-            lambda p: configure_list(p, "node")),
-    Command("list-fields", "List the fields 'list -o' accepts", _list_fields,
-            configure_list_fields),
     Command("info", "Show the configuration of nodes", _info, _configure_info),
     Command("migrate", "Migrate every primary instance away from a node", _migrate,
             _configure_migrate),

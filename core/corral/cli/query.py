@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import Final
 
+from corral.api.cli import Command
 from corral.api.errors import OpPrereqError
 from corral.cli.table import Column
 from corral.cli.table import format_table
@@ -137,3 +138,25 @@ def configure_list_fields(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-headers", action="store_true", help="do not print a header line")
     parser.add_argument("--separator", metavar="SEP", help="separate fields with SEP")
     parser.add_argument("fields", nargs="*", metavar="FIELD", help="only these fields")
+
+
+def list_commands(what: str, label: str, default: Sequence[str], title: str) -> list[Command]:
+    """``list`` and ``list-fields`` for a ``gnt-*`` tool whose objects are ``what``."""
+
+    def run_list(args: argparse.Namespace) -> int:
+        for line in list_objects(what, args, default, args.names):
+            print(line)
+        return 0
+
+    def run_fields(args: argparse.Namespace) -> int:
+        for line in list_fields(what, args):
+            print(line)
+        return 0
+
+    run_list.__doc__ = f"List the {label}s ({title})."
+    run_fields.__doc__ = f"List the fields 'list -o' accepts for {label}s."
+    return [
+        Command("list", f"List the {label}s", run_list, lambda p: configure_list(p, label)),
+        Command("list-fields", "List the fields 'list -o' accepts", run_fields,
+                configure_list_fields),
+    ]  # fmt: skip
