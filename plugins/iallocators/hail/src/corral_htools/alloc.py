@@ -1,0 +1,519 @@
+"""hail's placement algorithms: allocate, relocate, evacuate, change group.
+
+A new instance is appended to a group's state unplaced; every primary (and
+for DRBD every primary x secondary pair) is then scored at once as a
+matrix, and the feasible cell with the lowest cluster score wins. Groups
+are tried by allocation policy (preferred before last_resort), then score.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+
+import numpy as np
+
+from corral_htools.balance import evaluate_kind
+from corral_htools.capacity import not_evacuable
+from corral_htools.evaluate import Evaluator
+from corral_htools.evaluate import NodeView
+from corral_htools.model import AllocPolicy
+from corral_htools.model import Cluster
+from corral_htools.model import Group
+from corral_htools.model import Instance
+from corral_htools.moves import MoveKind
+from corral_htools.moves import opcodes
+from corral_htools.policy import instance_fits_policy
+from corral_htools.state import GroupState
+from corral_htools.state import Options
+from corral_htools.state import group_state
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from corral_htools.ialloc import NewInstance
+    from corral_htools.ialloc import Request
+
+    Arr = NDArray[np.float64]
+    BArr = NDArray[np.bool_]
+
+_POLICY_RANK = {AllocPolicy.PREFERRED: 0, AllocPolicy.LAST_RESORT: 1, AllocPolicy.UNALLOCABLE: 2}
+
+
+#: Candidates (best first) tried against the global capacity check before giving up.
+CAPACITY_TRIES = 64
+
+
+@dataclass
+class AllocOptions:
+    model: Options = field(default_factory=Options)
+    restrict_to: frozenset[str] = frozenset()
+    no_capacity_checks: bool = False
+
+
+@dataclass
+class GroupResult:
+    group: Group
+    score: float
+    nodes: list[str]
+    successes: int
+    failures: Counter[str]
+
+    def describe(self) -> str:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.failures.items()))
+        head = f"Group {self.group.name} ({self.group.alloc_policy.value})"
+        if not self.nodes:
+            return f"{head}: No valid allocation solutions, failure reasons: {reasons or 'none'}"
+        return (
+            f"{head}: score: {self.score:.8f}, successes {self.successes}, "
+            f"failures {sum(self.failures.values())} ({reasons}) for node(s) "
+            + "/".join(self.nodes)
+        )
+
+
+def _with_new(cluster: Cluster, group: Group, inst: Instance, opts: Options) -> GroupState:
+    """All nodes (Ganeti scores a group's candidates on the whole cluster), plus ``inst``."""
+    st = GroupState(
+        cluster, list(cluster.nodes), list(cluster.instances), cluster.policy_of(group), opts
+    )
+    st.instances.append(inst)
+    st._build_instances(st.instances)
+    return st
+
+
+def _reasons(
+    st: GroupState, ev: Evaluator, views: list[NodeView], i: int, soft: bool
+) -> dict[str, BArr]:
+    """Per failure kind, the candidate cells failing it (Ganeti's FailMem, FailDisk...)."""
+    out: dict[str, BArr] = {}
+    mem_run = st.mem[i] * st.running[i]
+    local = bool(st.local[i])
+    for v in views:
+        old_fail = ev.fail[v.idx]
+        new_fail = v.q["fmem"] <= v.rmem
+        parts: dict[str, Any] = {}
+        if v.gain_p:
+            parts["FailMem"] = (mem_run > 0) & (v.q["fmem"] <= 0)
+            parts["FailDisk"] = local & (v.q["fdsk"] <= 0)
+            if not soft:
+                parts["FailCPU"] = v.q["ucpu"] > st.hi_cpu[v.idx]
+            if st.has_xtags and not soft:
+                clash = (st.xtags[i].astype(np.float64) @ ev.ptag_any.T.astype(np.float64)) > 0
+                parts["FailTags"] = clash[v.idx]
+        if v.gain_s:
+            parts["FailMem"] = parts.get("FailMem", False) | (st.sec_mem[i] >= v.q["fmem"])
+            parts["FailDisk"] = parts.get("FailDisk", False) | (v.q["fdsk"] <= 0)
+        parts["FailN1"] = new_fail & ~old_fail
+        if not soft:
+            parts["FailSpindles"] = v.q["spin"] > st.hi_spindles[v.idx]
+        for k, m in parts.items():
+            out[k] = out.get(k, False) | m
+    return out
+
+
+def _evaluate_new(
+    st: GroupState, i: int, required: int, soft: bool, allowed: BArr
+) -> tuple[Arr, BArr, Counter[str], BArr]:
+    """Scores of every placement of new instance ``i``, feasibility and failure counts."""
+    ev = Evaluator(st)
+    v = ev.inst_vec(np.array([i]))
+    n = st.n
+    if required >= 2:
+        p = np.arange(n)[:, None]
+        s = np.arange(n)[None, :]
+        pv, sv = NodeView(ev, p), NodeView(ev, s)
+        pv.gain_primary(v)
+        sv.change_secondary(ev, v, None, p)
+        views = [pv, sv]
+        cand = (
+            (p != s) & allowed[:, None] & allowed[None, :] & st.online[:, None] & st.online[None, :]
+        )
+        loc = st.same_loc[p, s].astype(np.float64) if st.has_locations else np.zeros((n, n))
+    else:
+        p = np.arange(n)[None, :]
+        pv = NodeView(ev, p)
+        pv.gain_primary(v)
+        views = [pv]
+        cand = (allowed & st.online)[None, :]
+        loc = np.zeros((1, n))
+    if st.has_locations and st.has_desired[i]:
+        unmet = (st.desired[i] & ~st.loc_onehot).sum(axis=1)
+        loc = loc + unmet[p]
+    scores = ev.score_of(views, loc)
+    reasons = _reasons(st, ev, views, i, soft)
+    bad: BArr = np.zeros(np.broadcast_shapes(scores.shape, cand.shape), dtype=bool)
+    counts: Counter[str] = Counter()
+    for name in ("FailMem", "FailDisk", "FailCPU", "FailN1", "FailTags", "FailSpindles"):
+        if name not in reasons:
+            continue
+        hit = np.broadcast_to(reasons[name], bad.shape) & ~bad & cand
+        if hit.any():
+            counts[name] += int(hit.sum())
+        bad |= hit
+    ok = cand & ~bad
+    scores = np.where(ok, scores, np.inf)
+    return scores, ok, counts, cand
+
+
+def allocate_in_group(
+    cluster: Cluster, group: Group, new: NewInstance, opts: AllocOptions
+) -> tuple[GroupResult, GroupState | None]:
+    inst = new.as_instance()
+    st = _with_new(cluster, group, inst, opts.model)
+    i = st.m - 1
+    soft = opts.model.ignore_soft_errors
+    if not soft and not instance_fits_policy(inst, st.policy):
+        return GroupResult(group, np.inf, [], 0, Counter({"FailDisk": 1})), None
+    allowed = np.array([nd.group == group.uuid for nd in st.nodes], dtype=bool)
+    # the command line's --restrict-allocation-to replaces the request's list
+    restrict = opts.restrict_to or new.restrict_to
+    if restrict:
+        allowed &= np.array([nd.name in restrict for nd in st.nodes], dtype=bool)
+    if new.networks and not set(new.networks) <= set(group.networks):
+        return GroupResult(group, np.inf, [], 0, Counter({"FailNetwork": 1})), None
+    required = 2 if new.required_nodes >= 2 or inst.mirror_internal else 1
+    if int(allowed.sum()) < required:
+        return GroupResult(group, np.inf, [], 0, Counter()), None
+    scores, ok, counts, _ = _evaluate_new(st, i, required, soft, allowed)
+    successes = int(ok.sum())
+    if successes == 0:
+        return GroupResult(group, np.inf, [], 0, counts), None
+    # a non-mirrored instance cannot move anyway: the capacity check is about failovers
+    checked = not opts.no_capacity_checks and (inst.mirror_internal or inst.mirror_external)
+    before = not_evacuable(st) if checked else None
+    order = np.argsort(scores, axis=None, kind="stable")[:successes]
+    for flat in order[: CAPACITY_TRIES if before is not None else 1]:
+        row, col = divmod(int(flat), scores.shape[1])
+        p, s = (row, col) if required == 2 else (col, -1)
+        st.move(i, p, s)
+        if before is None or not_evacuable(st) <= before:
+            names = [st.nodes[p].name] + ([st.nodes[s].name] if s >= 0 else [])
+            value = float(scores.flat[int(flat)])
+            return GroupResult(group, value, names, successes, counts), st
+        st.move(i, -1, -1)
+    counts["FailN1"] += successes
+    return GroupResult(group, np.inf, [], 0, counts), None
+
+
+def _candidate_groups(cluster: Cluster, name: str | None) -> list[Group]:
+    groups = [g for g in cluster.groups if g.alloc_policy is not AllocPolicy.UNALLOCABLE]
+    if name:
+        groups = [g for g in cluster.groups if g.name == name or g.uuid == name]
+    return groups
+
+
+def allocate(cluster: Cluster, new: NewInstance, opts: AllocOptions) -> tuple[bool, str, list[str]]:
+    """Place one new instance; returns (success, info, nodes) and records it in ``cluster``."""
+    results = []
+    for group in _candidate_groups(cluster, new.group_name):
+        results.append(allocate_in_group(cluster, group, new, opts))
+    good = [r for r in results if r[0].nodes]
+    if not good:
+        desc = ", ".join(r.describe() for r, _ in results) or "no node groups available"
+        return False, f"Request failed: {desc}", []
+    good.sort(key=lambda r: (_POLICY_RANK[r[0].group.alloc_policy], r[0].score))
+    best, _ = good[0]
+    listed = sorted(results, key=lambda r: -r[0].score if r[0].nodes else 0.0)
+    desc = ", ".join(r.describe() for r, _ in listed)
+    inst = new.as_instance()
+    inst.pnode = best.nodes[0]
+    inst.snode = best.nodes[1] if len(best.nodes) > 1 else ""
+    _account(cluster, inst)
+    cluster.instances.append(inst)
+    return True, f"Request successful: Selected group: {best.group.name}, {desc}", best.nodes
+
+
+def _account(cluster: Cluster, inst: Instance) -> None:
+    """Subtract a newly placed instance from its nodes' free memory and disk figures."""
+    by_name = {n.name: n for n in cluster.nodes}
+    p = by_name[inst.pnode]
+    if inst.running:
+        p.f_mem -= inst.mem
+    if inst.local_storage:
+        p.f_dsk -= inst.dsk
+    if inst.snode and inst.mirror_internal:
+        by_name[inst.snode].f_dsk -= inst.dsk
+
+
+def _sync(cluster: Cluster, st: GroupState) -> None:
+    """Copy a state's placement back into the cluster records."""
+    st.to_cluster_nodes()
+
+
+def _group_of(cluster: Cluster, inst: Instance) -> Group:
+    node = next(n for n in cluster.nodes if n.name == inst.pnode)
+    group = cluster.group_by_uuid(node.group)
+    assert group is not None
+    return group
+
+
+def _find(cluster: Cluster, name: str) -> Instance:
+    for inst in cluster.instances:
+        if inst.name == name:
+            return inst
+    raise KeyError(name)
+
+
+def relocate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, str, list[str]]:
+    """A new secondary (DRBD) or primary (shared storage) away from ``relocate_from``."""
+    try:
+        inst = _find(cluster, req.name)
+    except KeyError:
+        return False, f"Request failed: instance {req.name} not found", []
+    group = _group_of(cluster, inst)
+    st = group_state(cluster, group.uuid, opts.model)
+    i = st.inst_index[inst.name]
+    ev = Evaluator(st)
+    if inst.mirror_internal:
+        kind = MoveKind.REPLACE_SECONDARY
+    elif inst.mirror_external:
+        kind = MoveKind.FAILOVER_TO_ANY
+    else:
+        return False, "Request failed: the instance's disk template cannot be relocated", []
+    scores = evaluate_kind(ev, kind, np.array([i]), opts.model.ignore_soft_errors, None)[0]
+    for name in req.relocate_from:
+        if name in st.node_index:
+            scores[st.node_index[name]] = np.inf
+    if not np.isfinite(scores).any():
+        return False, "Request failed: No valid allocation solutions", []
+    t = int(np.argmin(scores))
+    if inst.mirror_internal:
+        inst.snode = st.nodes[t].name
+    else:
+        inst.pnode = st.nodes[t].name
+    return True, "Request successful: success", [st.nodes[t].name]
+
+
+def _evacuate_one(
+    cluster: Cluster, st: GroupState, i: int, mode: str, opts: AllocOptions, avoid: set[int]
+) -> tuple[list[str], list[dict[str, Any]]] | str:
+    """Move instance ``i`` off the nodes in ``avoid``; new nodes and opcodes, or why not."""
+    inst = st.instances[i]
+    soft = opts.model.ignore_soft_errors
+    ev = Evaluator(st)
+    idx = np.array([i])
+    p, s = int(st.pnode[i]), int(st.snode[i])
+    mask = np.ones(st.n, dtype=bool)
+    mask[list(avoid)] = False
+
+    def best(kind: MoveKind) -> tuple[float, int]:
+        sc = evaluate_kind(ev, kind, idx, soft, mask)[0]
+        if not np.isfinite(sc).any():
+            return np.inf, -1
+        t = int(np.argmin(sc))
+        return float(sc[t]), t
+
+    name = inst.name
+    ops: list[dict[str, Any]] = []
+    if inst.mirror_external:
+        _value, t = best(MoveKind.FAILOVER_TO_ANY)
+        if t < 0:
+            return "No valid allocation solutions"
+        st.move(i, t, -1)
+        ops = opcodes(MoveKind.FAILOVER_TO_ANY, name, st.nodes[t].name, inst.running)
+        return [st.nodes[t].name], ops
+    if not inst.mirror_internal or s < 0:
+        return f"Instance {name} has a non-mirrored disk template and cannot be evacuated"
+    if mode == "primary-only":
+        ok = evaluate_kind(ev, MoveKind.FAILOVER, idx, soft, None)[0]
+        if not np.isfinite(ok).any():
+            return "Failover not possible"
+        st.move(i, s, p)
+        return [st.nodes[s].name, st.nodes[p].name], opcodes(
+            MoveKind.FAILOVER, name, "", inst.running
+        )
+    if mode == "secondary-only":
+        _value, t = best(MoveKind.REPLACE_SECONDARY)
+        if t < 0:
+            return "No valid allocation solutions"
+        st.move(i, p, t)
+        return [st.nodes[p].name, st.nodes[t].name], opcodes(
+            MoveKind.REPLACE_SECONDARY, name, st.nodes[t].name, inst.running
+        )
+    # all: new secondary t1, failover onto it, new secondary t2
+    _value, t1 = best(MoveKind.REPLACE_SECONDARY)
+    if t1 < 0:
+        return "No valid allocation solutions"
+    st.move(i, p, t1)
+    ev.refresh()
+    st.move(i, t1, p)
+    ev.refresh()
+    _value, t2 = best(MoveKind.REPLACE_SECONDARY)
+    if t2 < 0:
+        st.move(i, p, s)
+        return "No valid allocation solutions"
+    st.move(i, t1, t2)
+    n1, n2 = st.nodes[t1].name, st.nodes[t2].name
+    ops = opcodes(MoveKind.REPLACE_SECONDARY, name, n1, inst.running)
+    ops += opcodes(MoveKind.FAILOVER, name, "", inst.running)
+    ops += opcodes(MoveKind.REPLACE_SECONDARY, name, n2, inst.running)
+    return [n1, n2], ops
+
+
+def evacuate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, str, list[Any]]:
+    """node-evacuate: move each instance off its primary/secondary as ``evac_mode`` says."""
+    moved: list[Any] = []
+    failed: list[Any] = []
+    jobs: list[Any] = []
+    for name in req.instances:
+        try:
+            inst = _find(cluster, name)
+        except KeyError:
+            failed.append([name, f"Instance {name} not found"])
+            continue
+        group = _group_of(cluster, inst)
+        st = group_state(cluster, group.uuid, opts.model)
+        i = st.inst_index[name]
+        p, s = int(st.pnode[i]), int(st.snode[i])
+        avoid = (
+            {p}
+            if req.evac_mode == "primary-only"
+            else {s}
+            if req.evac_mode == "secondary-only"
+            else {p, s}
+        )
+        avoid.discard(-1)
+        res = _evacuate_one(cluster, st, i, req.evac_mode, opts, avoid)
+        if isinstance(res, str):
+            failed.append([name, res])
+            continue
+        nodes, ops = res
+        _sync(cluster, st)
+        moved.append([name, group.name, nodes])
+        jobs.append(ops)
+    info = (
+        f"Request successful: {len(failed)} instances failed to move and "
+        f"{len(moved)} were moved successfully"
+    )
+    return True, info, [moved, failed, jobs]
+
+
+def change_group(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, str, list[Any]]:
+    """change-group: re-create each instance's placement in the best target group."""
+    moved: list[Any] = []
+    failed: list[Any] = []
+    jobs: list[Any] = []
+    for name in req.instances:
+        try:
+            inst = _find(cluster, name)
+        except KeyError:
+            failed.append([name, f"Instance {name} not found"])
+            continue
+        own = _group_of(cluster, inst)
+        targets = (
+            [g for g in cluster.groups if g.uuid in req.target_groups]
+            if req.target_groups
+            else [
+                g
+                for g in cluster.groups
+                if g.uuid != own.uuid and g.alloc_policy is not AllocPolicy.UNALLOCABLE
+            ]
+        )
+        from corral_htools.ialloc import NewInstance
+
+        new = NewInstance(
+            name=inst.name,
+            mem=inst.mem,
+            dsk=inst.dsk,
+            vcpus=inst.vcpus,
+            template=inst.template,
+            disks=inst.disks,
+            spindle_use=inst.spindle_use,
+            required_nodes=2 if inst.mirror_internal else 1,
+            tags=inst.tags,
+        )
+        results = [allocate_in_group(cluster, g, new, opts) for g in targets]
+        good = [r for r in results if r[0].nodes]
+        if not good:
+            reasons = Counter[str]()
+            for r, _ in results:
+                reasons.update(r.failures)
+            text = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
+            failed.append([name, f"No valid allocation solutions, failure reasons: {text}"])
+            continue
+        good.sort(key=lambda r: (_POLICY_RANK[r[0].group.alloc_policy], r[0].score))
+        best, _ = good[0]
+        p_new = best.nodes[0]
+        s_new = best.nodes[1] if len(best.nodes) > 1 else ""
+        ops: list[dict[str, Any]] = []
+        if inst.mirror_internal:
+            ops += opcodes(MoveKind.REPLACE_SECONDARY, name, p_new, inst.running)
+            ops += opcodes(MoveKind.FAILOVER, name, "", inst.running)
+            ops += opcodes(MoveKind.REPLACE_SECONDARY, name, s_new, inst.running)
+        else:
+            ops += opcodes(MoveKind.FAILOVER_TO_ANY, name, p_new, inst.running)
+        inst.pnode, inst.snode = p_new, s_new
+        moved.append([name, best.group.name, best.nodes])
+        jobs.append(ops)
+    info = (
+        f"Request successful: {len(failed)} instances failed to move and "
+        f"{len(moved)} were moved successfully"
+    )
+    return True, info, [moved, failed, jobs]
+
+
+def multi_allocate(
+    cluster: Cluster, req: Request, opts: AllocOptions
+) -> tuple[bool, str, list[Any]]:
+    allocated: list[Any] = []
+    failed: list[Any] = []
+    for new in req.new:
+        ok, _info, nodes = allocate(cluster, new, opts)
+        if ok:
+            allocated.append([new.name, nodes])
+        else:
+            failed.append(new.name)
+    info = (
+        f"Request successful: {len(failed)} instances failed to allocate and "
+        f"{len(allocated)} were allocated successfully"
+    )
+    return True, info, [allocated, failed]
+
+
+def allocate_secondary(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, str, Any]:
+    try:
+        inst = _find(cluster, req.name)
+    except KeyError:
+        return False, f"Request failed: instance {req.name} not found", []
+    group = _group_of(cluster, inst)
+    st = group_state(cluster, group.uuid, opts.model)
+    i = st.inst_index[inst.name]
+    inst_drbd = Instance(**{**inst.__dict__, "template": "drbd"})
+    st.instances[i] = inst_drbd
+    st._build_instances(st.instances)
+    ev = Evaluator(st)
+    scores = evaluate_kind(
+        ev, MoveKind.REPLACE_SECONDARY, np.array([i]), opts.model.ignore_soft_errors, None
+    )
+    # the instance has no secondary yet: any other online node with room qualifies
+    sc = scores[0]
+    sc[int(st.pnode[i])] = np.inf
+    good = int(np.isfinite(sc).sum())
+    if not good:
+        return False, "Request failed: No valid allocation solutions", []
+    t = int(np.argmin(sc))
+    bad = int(st.online.sum()) - 1 - good
+    info = (
+        f"Request successful: Group {group.name} ({group.alloc_policy.value}): "
+        f"score: {sc[t]:.8f}, successes {good}, failures {bad} () for node(s) {st.nodes[t].name}"
+    )
+    return True, info, st.nodes[t].name
+
+
+def answer(cluster: Cluster, req: Request, opts: AllocOptions) -> dict[str, Any]:
+    """Run a request and build the answer document."""
+    handlers = {
+        "relocate": relocate,
+        "node-evacuate": evacuate,
+        "change-group": change_group,
+        "multi-allocate": multi_allocate,
+        "allocate-secondary": allocate_secondary,
+    }
+    if req.kind == "allocate":
+        ok, info, result = allocate(cluster, req.new[0], opts)
+        return {"success": ok, "info": info, "result": result if ok else []}
+    success, info, res = handlers[req.kind](cluster, req, opts)
+    return {"success": success, "info": info, "result": res if success else []}

@@ -1,0 +1,262 @@
+"""hbal's search: repeatedly apply the single move that lowers the score most.
+
+Each step scores every allowed move of every movable instance at once
+(:mod:`corral_htools.evaluate`), in chunks of instances so that memory
+stays bounded on large clusters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from corral_htools.cost import WEIGHTS
+from corral_htools.cost import score
+from corral_htools.evaluate import Evaluator
+from corral_htools.evaluate import NodeView
+from corral_htools.moves import DRBD_KINDS
+from corral_htools.moves import Move
+from corral_htools.moves import MoveKind
+from corral_htools.moves import new_nodes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from numpy.typing import NDArray
+
+    from corral_htools.state import GroupState
+
+    Arr = NDArray[np.float64]
+    IArr = NDArray[np.int64]
+
+#: Upper bound of candidate matrix cells evaluated at once.
+CHUNK_CELLS = 1_500_000
+#: Relative score differences below this are rounding noise of the bulk formula.
+SCORE_EPS = 1e-9
+
+
+@dataclass
+class BalanceOptions:
+    max_length: int = -1
+    min_score: float = 1e-9
+    min_gain: float = 0.01
+    min_gain_limit: float = 0.1
+    evac_mode: bool = False
+    excluded: frozenset[str] = frozenset()
+    no_disk_moves: bool = False
+    no_instance_moves: bool = False
+    ignore_soft_errors: bool = False
+    #: instances on offline/drained primaries may not end with a migration to a new node
+    restricted_migration: bool = False
+    restrict_to_nodes: frozenset[str] = field(default_factory=frozenset)
+
+
+_ENDS_IN_MIGRATION = (MoveKind.REPLACE_PRIMARY, MoveKind.REPLACE_AND_FAILOVER)
+
+
+def movable_instances(state: GroupState, opts: BalanceOptions) -> tuple[IArr, IArr]:
+    """Indices of the DRBD and the shared-storage instances hbal may move."""
+    # instance specs are not checked here: Ganeti's hbal moves instances outside the
+    # policy's min/max too (only the nodes' cpu and spindle ratios limit moves)
+    ok = np.array([inst.name not in opts.excluded for inst in state.instances], dtype=bool)
+    ok &= (state.pnode >= 0) & state.auto_balance
+    if opts.evac_mode:
+        bad = state.offline
+        on_bad = bad[np.clip(state.pnode, 0, None)] | (
+            (state.snode >= 0) & bad[np.clip(state.snode, 0, None)]
+        )
+        ok &= on_bad
+    drbd = np.flatnonzero(ok & state.drbd & (state.snode >= 0))
+    # Ganeti's hbal leaves diskless instances where they are
+    ext = np.flatnonzero(ok & state.external & ~state.diskless)
+    return drbd, ext
+
+
+class _Best:
+    def __init__(self) -> None:
+        self.score = np.inf
+        self.move: Move | None = None
+
+    def offer(self, scores: Arr, kind: MoveKind, idx: IArr, state: GroupState) -> None:
+        if scores.size == 0:
+            return
+        flat = int(np.argmin(scores))
+        value = float(scores.flat[flat])
+        if not value < self.score:
+            return
+        row, col = divmod(flat, scores.shape[1])
+        i = int(idx[row])
+        p, s = int(state.pnode[i]), int(state.snode[i])
+        t = -1 if scores.shape[1] == 1 else col
+        np_, ns = new_nodes(kind, p, s, t)
+        self.score = value
+        self.move = Move(i, kind, t, p, s, np_, ns)
+
+
+def _views_drbd(
+    ev: Evaluator, kind: MoveKind, idx: IArr
+) -> tuple[list[NodeView], list[NodeView], IArr, IArr]:
+    """Node views (scored, checked only) of a move kind for instances ``idx`` x targets.
+
+    Replacing the primary runs the instance on its secondary for a while, so
+    that intermediate state must be feasible too (Ganeti checks it as well).
+    """
+    st = ev.state
+    v = ev.inst_vec(idx)
+    p = st.pnode[idx][:, None]
+    s = st.snode[idx][:, None]
+    t = np.arange(st.n)[None, :]
+    views: list[NodeView] = []
+    checks: list[NodeView] = []
+    if kind is MoveKind.FAILOVER:
+        pv, sv = NodeView(ev, p), NodeView(ev, s)
+        pv.lose_primary(v)
+        pv.change_secondary(ev, v, None, s)
+        sv.change_secondary(ev, v, p, None)
+        sv.gain_primary(v)
+        views = [pv, sv]
+        new_p, new_s = s, p
+    elif kind is MoveKind.REPLACE_SECONDARY:
+        sv, tv = NodeView(ev, s), NodeView(ev, t)
+        sv.change_secondary(ev, v, p, None)
+        tv.change_secondary(ev, v, None, p)
+        views = [sv, tv]
+        new_p, new_s = p, t
+    elif kind is MoveKind.REPLACE_PRIMARY:
+        pv, sv, tv = NodeView(ev, p), NodeView(ev, s), NodeView(ev, t)
+        pv.lose_primary(v)
+        sv.change_secondary(ev, v, p, t)
+        tv.gain_primary(v)
+        views = [pv, sv, tv]
+        new_p, new_s = t, s
+        interim = NodeView(ev, s)
+        interim.change_secondary(ev, v, p, None)
+        interim.gain_primary(v)
+        checks = [interim]
+    elif kind is MoveKind.REPLACE_AND_FAILOVER:
+        pv, sv, tv = NodeView(ev, p), NodeView(ev, s), NodeView(ev, t)
+        sv.change_secondary(ev, v, p, None)
+        pv.lose_primary(v)
+        pv.change_secondary(ev, v, None, t)
+        tv.gain_primary(v)
+        views = [sv, pv, tv]
+        new_p, new_s = t, p
+    elif kind is MoveKind.FAILOVER_AND_REPLACE:
+        pv, sv, tv = NodeView(ev, p), NodeView(ev, s), NodeView(ev, t)
+        pv.lose_primary(v)
+        sv.change_secondary(ev, v, p, None)
+        sv.gain_primary(v)
+        tv.change_secondary(ev, v, None, s)
+        views = [pv, sv, tv]
+        new_p, new_s = s, t
+    else:
+        pv, tv = NodeView(ev, p), NodeView(ev, t)
+        pv.lose_primary(v)
+        tv.gain_primary(v)
+        views = [pv, tv]
+        new_p, new_s = t, np.full_like(t, -1)
+    return views, checks, np.asarray(new_p), np.asarray(new_s)
+
+
+def evaluate_kind(
+    ev: Evaluator, kind: MoveKind, idx: IArr, soft: bool, allowed: NDArray[np.bool_] | None
+) -> Arr:
+    """Scores of ``kind`` for instances ``idx`` (rows) and targets (columns); inf if invalid."""
+    st = ev.state
+    views, checks, new_p, new_s = _views_drbd(ev, kind, idx)
+    p = st.pnode[idx][:, None]
+    s = st.snode[idx][:, None]
+    primary_moves = kind is not MoveKind.REPLACE_SECONDARY
+    extra = np.zeros((len(idx), 1))
+    if primary_moves:
+        extra = extra - WEIGHTS["pri_tags_score"] * ev.tag_drop(idx, st.pnode[idx])[:, None]
+        extra = extra + WEIGHTS["pri_tags_score"] * ev.tag_gain(
+            idx, np.broadcast_to(new_p, (len(idx), new_p.shape[1]))
+        )
+    extra = extra + ev.location_delta(idx, new_p, new_s)
+    scores = ev.score_of(views, extra)
+    ok = ev.valid(views + checks, idx, soft)
+    if st.has_migration_tags:
+        t_all = np.arange(st.n)[None, :]
+        mig = st.mig_ok
+        ok = (
+            ok
+            & {
+                MoveKind.FAILOVER: mig[p, s],
+                MoveKind.REPLACE_PRIMARY: mig[p, s] & mig[s, t_all],
+                MoveKind.REPLACE_SECONDARY: True,
+                MoveKind.REPLACE_AND_FAILOVER: mig[p, t_all],
+                MoveKind.FAILOVER_AND_REPLACE: mig[p, s],
+                MoveKind.FAILOVER_TO_ANY: mig[p, t_all],
+            }[kind]
+        )
+    if kind is not MoveKind.FAILOVER:
+        t = np.arange(st.n)[None, :]
+        ok = ok & (t != p) & (t != s)
+        if allowed is not None:
+            ok = ok & allowed[None, :]
+    scores = np.where(np.broadcast_to(ok, scores.shape), scores, np.inf)
+    return np.asarray(scores, dtype=np.float64)
+
+
+def best_move(
+    ev: Evaluator, drbd: IArr, ext: IArr, opts: BalanceOptions
+) -> tuple[float, Move | None]:
+    """The lowest-scoring allowed move over all candidates."""
+    st = ev.state
+    best = _Best()
+    soft = opts.ignore_soft_errors
+    allowed = None
+    if opts.restrict_to_nodes:
+        allowed = np.array([n.name in opts.restrict_to_nodes for n in st.nodes], dtype=bool)
+    chunk = max(1, CHUNK_CELLS // max(1, st.n))
+    kinds: tuple[MoveKind, ...] = (MoveKind.FAILOVER,)
+    if not opts.no_disk_moves:
+        kinds = (MoveKind.FAILOVER, *DRBD_KINDS)
+    for start in range(0, len(drbd), chunk):
+        idx = drbd[start : start + chunk]
+        for kind in kinds:
+            scores = evaluate_kind(ev, kind, idx, soft, allowed)
+            if opts.restricted_migration and kind in _ENDS_IN_MIGRATION:
+                drained = st.offline[st.pnode[idx]]
+                scores[drained] = np.inf
+            best.offer(scores, kind, idx, st)
+    if not opts.no_disk_moves:
+        for start in range(0, len(ext), chunk):
+            idx = ext[start : start + chunk]
+            kind = MoveKind.FAILOVER_TO_ANY
+            best.offer(evaluate_kind(ev, kind, idx, soft, allowed), kind, idx, st)
+    return best.score, best.move
+
+
+def balance(
+    state: GroupState,
+    opts: BalanceOptions,
+    on_step: Callable[[int, Move, float], None] | None = None,
+) -> list[tuple[Move, float]]:
+    """Run hbal's greedy search on ``state`` (changed in place); return the steps."""
+    steps: list[tuple[Move, float]] = []
+    if opts.no_instance_moves:
+        return steps
+    ev = Evaluator(state)
+    current = score(state)
+    drbd, ext = movable_instances(state, opts)
+    while opts.max_length < 0 or len(steps) < opts.max_length:
+        if current <= opts.min_score:
+            break
+        value, move = best_move(ev, drbd, ext, opts)
+        # float noise: a "gain" below SCORE_EPS is an equal score, not progress
+        if move is None or not value < current - SCORE_EPS * max(1.0, current):
+            break
+        if current <= opts.min_gain_limit and not current - value > opts.min_gain:
+            break
+        state.move(move.inst, move.new_p, move.new_s)
+        ev.refresh()
+        current = score(state)
+        steps.append((move, current))
+        if on_step is not None:
+            on_step(len(steps), move, current)
+    return steps

@@ -1,0 +1,214 @@
+"""What every htools command line shares: options, backend loading, errors.
+
+Ganeti's tools accept optional arguments glued to short options
+(``-C/tmp/cmds``, ``-pname,pcnt``); argparse does the same for options
+declared with ``nargs="?"``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+from typing import NoReturn
+
+from corral_htools import __version__
+from corral_htools.state import Options
+from corral_htools.textformat import TextFormatError
+from corral_htools.textformat import load_text
+from corral_htools.textformat import serialize_text
+
+if TYPE_CHECKING:
+    from corral_htools.model import Cluster
+
+
+class ToolError(Exception):
+    """A failure the tool reports as ``Error: ...`` and a non-zero exit."""
+
+
+def fail(prog: str, message: str, code: int = 1) -> NoReturn:
+    print(f"Error: {prog}: {message}" if prog else f"Error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+#: Options whose argument is optional; given alone they must not swallow the next word.
+OPTIONAL_VALUE = {"-p": "--print-nodes", "-C": "--print-commands", "-L": "--luxi"}
+
+
+def normalize_argv(argv: list[str] | None) -> list[str]:
+    """Make ``-p`` (alone) mean "no value", as in Ganeti, where ``-pFIELDS`` is glued."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    out = []
+    for arg in args:
+        long = OPTIONAL_VALUE.get(arg)
+        if long is not None:
+            out.append(f"{long}=")
+        elif arg in OPTIONAL_VALUE.values():
+            out.append(f"{arg}=")
+        else:
+            out.append(arg)
+    return out
+
+
+def parser(prog: str, description: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    ap.add_argument(
+        "--version", action="version", version=f"{prog} (corral-htools) version {__version__}"
+    )
+    ap.add_argument(
+        "--help-completion",
+        action="store_true",
+        help="print the option list for shell completion and exit",
+    )
+    ap.add_argument("-v", "--verbose", action="count", default=1, help="more output (repeatable)")
+    ap.add_argument("-q", "--quiet", action="count", default=0, help="less output (repeatable)")
+    return ap
+
+
+def add_backend(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("extra_args", nargs="*", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "-t", "--text-data", metavar="FILE", help="read the cluster from a text backend file"
+    )
+    ap.add_argument(
+        "-m", dest="rapi", metavar="CLUSTER", help="read the cluster over RAPI (not available yet)"
+    )
+    ap.add_argument(
+        "-L",
+        "--luxi",
+        nargs="?",
+        const="default",
+        metavar="SOCKET",
+        help="read the cluster over LUXI (not available yet)",
+    )
+    ap.add_argument(
+        "-S", "--save", metavar="FILE", help="save the cluster state to FILE.* (text format)"
+    )
+    ap.add_argument(
+        "-O",
+        "--offline",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="treat NODE as offline (repeatable)",
+    )
+    ap.add_argument(
+        "--ignore-dynu", action="store_true", help="ignore dynamic utilisation (all zero)"
+    )
+    ap.add_argument(
+        "-U",
+        "--util-file",
+        metavar="FILE",
+        help="dynamic utilisation file (not supported; ignored with a warning)",
+    )
+    ap.add_argument(
+        "--exclusion-tags", metavar="TAGS", help="comma-separated extra exclusion tag prefixes"
+    )
+    ap.add_argument(
+        "--ignore-soft-errors",
+        action="store_true",
+        help="ignore soft policy violations (cpu/spindle ratios, specs)",
+    )
+    ap.add_argument("--mond", nargs="?", const="yes", help="query MonD (not available; ignored)")
+    ap.add_argument("--mond-data", metavar="FILE", help="MonD data file (not supported; ignored)")
+    ap.add_argument("--mond-xen", action="store_true", help="use Xen MonD collectors (ignored)")
+    ap.add_argument("--mond-kvm-rss", action="store_true", help="use KVM RSS from MonD (ignored)")
+    ap.add_argument("--mem-weight", type=float, help="memory weight for MonD data (ignored)")
+    ap.add_argument(
+        "--no-capacity-checks", action="store_true", help="skip global N+1 capacity checks"
+    )
+
+
+def completion(ap: argparse.ArgumentParser) -> None:
+    for action in ap._actions:
+        for opt in action.option_strings:
+            print(opt)
+
+
+def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> Cluster:
+    """Load the cluster from the one backend given; errors end the program."""
+    if getattr(args, "extra_args", None):
+        fail("", "This program doesn't take any arguments.")
+    given = [x for x in (args.text_data, args.rapi, args.luxi) if x is not None]
+    if len(given) > 1:
+        fail("", "Only one of the rapi, luxi, and data files options should be given.")
+    if args.rapi:
+        fail(
+            prog,
+            f"the RAPI backend (-m {args.rapi}) is not available yet in corral's htools; "
+            "save the cluster with hscan or use -t FILE",
+        )
+    if args.luxi is not None:
+        fail(prog, "the LUXI backend (-L) is not available yet in corral's htools; use -t FILE")
+    if not args.text_data:
+        fail(prog, "no backend given: use -t FILE (the text backend)")
+    try:
+        cluster = load_text(args.text_data)
+    except TextFormatError as err:
+        fail("", f"failed to load data, aborting. Reason: {err}")
+    warn_inconsistent(cluster)
+    suffix = common_suffix([n.name for n in cluster.nodes] + [i.name for i in cluster.instances])
+    if suffix and args.verbose > 2:
+        print(f"Stripping common suffix of '{suffix}' from names")
+    names = {n.name for n in cluster.nodes}
+    for name in args.offline:
+        if name not in names:
+            fail("", f"Unknown node {name} given with -O/--offline")
+    return cluster
+
+
+def model_options(args: argparse.Namespace) -> Options:
+    tags = tuple(t for t in (args.exclusion_tags or "").split(",") if t)
+    return Options(
+        ignore_dynu=args.ignore_dynu,
+        ignore_soft_errors=args.ignore_soft_errors,
+        exclusion_tags=tags,
+        offline=tuple(args.offline),
+    )
+
+
+def save(path: str, cluster: Cluster, what: str) -> None:
+    """Write the cluster in text format and tell the user (on stderr, like Ganeti)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(serialize_text(cluster))
+    print(f"The cluster state {what} has been written to file '{path}'", file=sys.stderr)
+
+
+def common_suffix(names: list[str]) -> str:
+    """The longest domain suffix (``.example.com``) every name shares."""
+    if not names or any("." not in n for n in names):
+        return ""
+    parts = [n.split(".") for n in names]
+    common: list[str] = []
+    for labels in zip(*(reversed(p[1:]) for p in parts), strict=False):
+        if len(set(labels)) != 1:
+            break
+        common.append(labels[0])
+    if not common or len(common) < min(len(p) - 1 for p in parts):
+        return "." + ".".join(reversed(common)) if common else ""
+    return "." + ".".join(reversed(common))
+
+
+def warn_inconsistent(cluster: Cluster) -> None:
+    """Ganeti's loader check: memory or disk the node reports but no instance explains."""
+    msgs = []
+    for node in cluster.nodes:
+        if node.offline:
+            continue
+        imem = sum(i.mem for i in cluster.instances if i.pnode == node.name and i.running)
+        idsk = sum(
+            i.dsk
+            for i in cluster.instances
+            if i.local_storage
+            and (i.pnode == node.name or (i.snode == node.name and i.mirror_internal))
+        )
+        delta_mem = int(node.t_mem) - node.n_mem - node.f_mem - imem
+        delta_dsk = int(node.t_dsk) - node.f_dsk - idsk
+        if delta_mem > 512 or delta_dsk > 1024:
+            msgs.append(
+                f"node {node.name} is missing {delta_mem} MB ram and {delta_dsk // 1024} GB disk"
+            )
+    if msgs:
+        print("Warning: cluster has inconsistent data:", file=sys.stderr)
+        for msg in msgs:
+            print(f"  - {msg}", file=sys.stderr)

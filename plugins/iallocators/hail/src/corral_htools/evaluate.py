@@ -1,0 +1,378 @@
+"""Bulk evaluation of hypothetical placements: the score after each candidate.
+
+A candidate changes two or three nodes (old primary, old secondary, target).
+Instead of recomputing the score, each std term keeps its running sum and
+sum of squares over the online nodes; a candidate's score comes from the
+changes at its nodes only. Candidates are evaluated as (instances x
+targets) numpy matrices, so one step of hbal or one hail request is a
+handful of array operations rather than a loop over moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from corral_htools.cost import WEIGHTS
+from corral_htools.cost import Statics
+from corral_htools.cost import detailed
+from corral_htools.cost import merged_metrics
+from corral_htools.cost import quantities
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from corral_htools.state import GroupState
+
+    Arr = NDArray[np.float64]
+    IArr = NDArray[np.int64]
+    BArr = NDArray[np.bool_]
+
+_ADDITIVE: tuple[str, ...] = ("fmem", "fmem_f", "fdsk", "fdsk_f", "ucpu", "ucpu_f", "pload")
+_ADDITIVE += ("dload", "spin", "spin_f", "pcnt", "cnt")
+
+
+@dataclass
+class InstVec:
+    """Per-instance resource vectors of a batch, shaped (C, 1) for broadcasting."""
+
+    mem_run: Arr
+    mem_notoff: Arr
+    dsk_pri: Arr
+    dsk_pri_f: Arr
+    dsk_sec: Arr
+    dsk_sec_f: Arr
+    cpu: Arr
+    cpu_f: Arr
+    util: Arr
+    spu_pri: Arr
+    spu_pri_f: Arr
+    spu_sec: Arr
+    spu_sec_f: Arr
+    sec_mem: Arr
+    real: Arr
+
+
+class NodeView:
+    """A (batch of) node(s) after a candidate change: quantities and flags."""
+
+    def __init__(self, ev: Evaluator, idx: IArr) -> None:
+        self.idx = idx
+        st = ev.state
+        self.q: dict[str, Arr] = {k: ev.q[k][idx] for k in _ADDITIVE}
+        self.rmem: Arr = st.rmem[idx]
+        self.gain_p = False
+        self.gain_s = False
+
+    def lose_primary(self, v: InstVec) -> None:
+        q = self.q
+        q["fmem"] = q["fmem"] + v.mem_run
+        q["fmem_f"] = q["fmem_f"] + v.mem_notoff
+        q["fdsk"] = q["fdsk"] + v.dsk_pri
+        q["fdsk_f"] = q["fdsk_f"] + v.dsk_pri_f
+        q["ucpu"] = q["ucpu"] - v.cpu
+        q["ucpu_f"] = q["ucpu_f"] - v.cpu_f
+        q["pload"] = q["pload"] - v.util
+        q["dload"] = q["dload"] - v.util
+        q["spin"] = q["spin"] - v.spu_pri
+        q["spin_f"] = q["spin_f"] - v.spu_pri_f
+        q["pcnt"] = q["pcnt"] - v.real
+        q["cnt"] = q["cnt"] - v.real
+
+    def gain_primary(self, v: InstVec) -> None:
+        q = self.q
+        q["fmem"] = q["fmem"] - v.mem_run
+        q["fmem_f"] = q["fmem_f"] - v.mem_notoff
+        q["fdsk"] = q["fdsk"] - v.dsk_pri
+        q["fdsk_f"] = q["fdsk_f"] - v.dsk_pri_f
+        q["ucpu"] = q["ucpu"] + v.cpu
+        q["ucpu_f"] = q["ucpu_f"] + v.cpu_f
+        q["pload"] = q["pload"] + v.util
+        q["dload"] = q["dload"] + v.util
+        q["spin"] = q["spin"] + v.spu_pri
+        q["spin_f"] = q["spin_f"] + v.spu_pri_f
+        q["pcnt"] = q["pcnt"] + v.real
+        q["cnt"] = q["cnt"] + v.real
+        self.gain_p = True
+
+    def _secondary(self, v: InstVec, sign: float) -> None:
+        q = self.q
+        q["fdsk"] = q["fdsk"] - sign * v.dsk_sec
+        q["fdsk_f"] = q["fdsk_f"] - sign * v.dsk_sec_f
+        q["dload"] = q["dload"] + sign * v.util
+        q["spin"] = q["spin"] + sign * v.spu_sec
+        q["spin_f"] = q["spin_f"] + sign * v.spu_sec_f
+        q["cnt"] = q["cnt"] + sign * v.real
+
+    def change_secondary(
+        self, ev: Evaluator, v: InstVec, lose_peer: IArr | None, gain_peer: IArr | None
+    ) -> None:
+        """Lose and/or gain the secondary role for instances whose primary is the peer."""
+        st = ev.state
+        if lose_peer is not None:
+            self._secondary(v, -1.0)
+            # row max of peers[idx] once peers[idx, lose_peer] drops by sec_mem
+            at = st.peers[self.idx, lose_peer]
+            dropped = at - v.sec_mem
+            is_arg = ev.argmax1[self.idx] == lose_peer
+            base = np.where(is_arg, np.maximum(ev.max2[self.idx], dropped), ev.max1[self.idx])
+        else:
+            base = self.rmem
+        if gain_peer is not None:
+            self._secondary(v, 1.0)
+            self.gain_s = True
+            base = np.maximum(base, st.peers[self.idx, gain_peer] + v.sec_mem)
+        self.rmem = base
+
+
+class Evaluator:
+    """Scores candidate placements of a :class:`GroupState` in bulk."""
+
+    def __init__(self, state: GroupState) -> None:
+        self.state = state
+        self.metrics = merged_metrics(state)
+        self.statics = Statics(state)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the state after it changed."""
+        st = self.state
+        self.q = dict(quantities(st))
+        self.q["pcnt"] = st.pcnt
+        self.q["cnt"] = st.pcnt + st.scnt
+        on = st.online.astype(np.float64)
+        self.on = on
+        self.n_on = max(1.0, float(on.sum()))
+        self.center: list[float] = []
+        self.values: list[Arr] = []
+        self.sums: list[float] = []
+        self.sqs: list[float] = []
+        for m in self.metrics:
+            raw = self.q[m.quantity] * self.statics.inv[m.divisor]
+            c = float((raw * on).sum() / self.n_on)
+            vals = raw - c
+            self.center.append(c)
+            self.values.append(vals)
+            self.sums.append(float((vals * on).sum()))
+            self.sqs.append(float((vals * vals * on).sum()))
+        self.fail = st.fail_n1()
+        std_names = {name for m in self.metrics for name in m.names}
+        self.base = sum(v * w for name, v, w in detailed(st) if name not in std_names)
+        peers = st.peers
+        n = st.n
+        if n:
+            self.argmax1 = peers.argmax(axis=1)
+            self.max1 = peers[np.arange(n), self.argmax1]
+            tmp = peers.copy()
+            tmp[np.arange(n), self.argmax1] = -np.inf
+            self.max2 = tmp.max(axis=1) if n > 1 else np.zeros(n)
+        else:
+            self.argmax1 = np.zeros(0, dtype=np.int64)
+            self.max1 = np.zeros(0)
+            self.max2 = np.zeros(0)
+        self.ptag_any = st.ptags >= 1.0
+        self.ptag_two = st.ptags >= 2.0
+        self.loc_excl: Arr | None = None
+        if st.has_locations and st.has_xtags:
+            pn = st.pnode
+            real = st.real & (pn >= 0)
+            real &= st.online[np.clip(pn, 0, None)]
+            self.loc_excl = st.loc_onehot[pn[real]].astype(np.float64).T @ st.xtags[real].astype(
+                np.float64
+            )
+
+    def inst_vec(self, idx: IArr) -> InstVec:
+        st = self.state
+
+        def col(a: Arr) -> Arr:
+            return a[idx][:, None]
+
+        real = st.real.astype(np.float64)
+        local = st.local.astype(np.float64)
+        drbd = st.drbd.astype(np.float64)
+        notoff = (~st.inst_offline).astype(np.float64)
+        run = st.running.astype(np.float64)
+        return InstVec(
+            mem_run=col(st.mem * run),
+            mem_notoff=col(st.mem * notoff),
+            dsk_pri=col(st.dsk * local * real),
+            dsk_pri_f=col(st.dsk * local),
+            dsk_sec=col(st.dsk * drbd * real),
+            dsk_sec_f=col(st.dsk * drbd),
+            cpu=col(st.vcpus * notoff * real),
+            cpu_f=col(st.vcpus * notoff),
+            util=col(st.util * real),
+            spu_pri=col(st.spu * local * real),
+            spu_pri_f=col(st.spu * local),
+            spu_sec=col(st.spu * drbd * real),
+            spu_sec_f=col(st.spu * drbd),
+            sec_mem=col(st.sec_mem * real),
+            real=col(real),
+        )
+
+    # ---------------------------------------------------------------- scoring
+
+    def score_of(self, views: list[NodeView], extra: Arr) -> Arr:
+        """Scores after the changes in ``views`` (all broadcast to one shape)."""
+        st = self.state
+        tot = extra + self.base
+        for k, m in enumerate(self.metrics):
+            ds: Arr | float = 0.0
+            dq: Arr | float = 0.0
+            for v in views:
+                inv = self.statics.inv[m.divisor][v.idx]
+                qty = v.rmem if m.quantity == "rmem" else v.q[m.quantity]
+                new = qty * inv - self.center[k]
+                old = self.values[k][v.idx]
+                on = self.on[v.idx]
+                ds = ds + on * (new - old)
+                dq = dq + on * (new * new - old * old)
+            s = self.sums[k] + ds
+            q = self.sqs[k] + dq
+            var = np.maximum(q / self.n_on - (s / self.n_on) ** 2, 0.0)
+            tot = tot + m.weight * np.sqrt(var)
+        inv_tmem = self.statics.inv["t_mem"]
+        for v in views:
+            on = self.on[v.idx]
+            off = 1.0 - on
+            cnt = v.q["cnt"]
+            old_cnt = self.q["cnt"][v.idx]
+            new_fail = (v.q["fmem"] <= v.rmem) * on
+            tot = tot + WEIGHTS["n1_cnt"] * (new_fail * cnt - self.fail[v.idx] * old_cnt)
+            tot = tot + WEIGHTS["offline_all_cnt"] * off * (cnt - old_cnt)
+            tot = tot + WEIGHTS["offline_pri_cnt"] * off * (v.q["pcnt"] - st.pcnt[v.idx])
+            tot = (
+                tot
+                + WEIGHTS["reserved_mem_rtotal"] * on * (v.rmem - st.rmem[v.idx]) * inv_tmem[v.idx]
+            )
+        return np.asarray(tot, dtype=np.float64)
+
+    def valid(self, views: list[NodeView], idx: IArr, soft: bool) -> BArr:
+        """Hard (and unless ``soft`` is ignored, soft) constraints at every changed node.
+
+        Moving an instance off an offline primary is forced, as in Ganeti: only
+        "does it fit at all" (memory, disk) is checked then, not N+1, ratios or tags.
+        """
+        st = self.state
+        ok: BArr | bool = True
+        mem_run = st.mem[idx][:, None] * st.running[idx][:, None]
+        mem_notoff = st.mem[idx][:, None] * ~st.inst_offline[idx][:, None]
+        local = st.local[idx][:, None]
+        sec_mem = st.sec_mem[idx][:, None]
+        forced = (
+            st.offline[np.clip(st.pnode[idx], 0, None)][:, None] & (st.pnode[idx] >= 0)[:, None]
+        )
+        relaxed = forced | soft
+        for v in views:
+            old_fail = self.fail[v.idx]
+            new_fail = v.q["fmem"] <= v.rmem
+            n1_ok = forced | old_fail | ~new_fail
+            if v.gain_p:
+                ok = ok & st.online[v.idx]
+                ok = ok & ((mem_run <= 0) | (v.q["fmem"] > 0))
+                # a stopped instance must fit too, once started ("forthcoming" memory)
+                ok = ok & ((mem_notoff <= 0) | (v.q["fmem_f"] > 0))
+                ok = ok & (~local | (v.q["fdsk"] > 0))
+                ok = ok & n1_ok
+                if st.has_xtags:
+                    clash = (
+                        st.xtags[idx].astype(np.float64) @ self.ptag_any.T.astype(np.float64)
+                    ) > 0
+                    ok = ok & (relaxed | ~self._gather(clash, v.idx))
+                ok = ok & (relaxed | (v.q["ucpu"] <= st.hi_cpu[v.idx]))
+                ok = ok & (relaxed | (v.q["spin"] <= st.hi_spindles[v.idx]))
+            if v.gain_s:
+                ok = ok & st.online[v.idx]
+                ok = ok & (v.q["fdsk"] > 0)
+                ok = ok & (forced | (sec_mem < v.q["fmem"]))
+                ok = ok & (forced | (sec_mem < v.q["fmem_f"]))
+                ok = ok & n1_ok
+                ok = ok & (relaxed | (v.q["spin"] <= st.hi_spindles[v.idx]))
+        return np.asarray(ok, dtype=bool)
+
+    @staticmethod
+    def _gather(matrix: BArr, idx: IArr) -> BArr:
+        """matrix[c, idx[c, j]] for a per-candidate node index (broadcast rows)."""
+        rows = np.arange(matrix.shape[0])[:, None]
+        res: BArr = matrix[rows, idx]
+        return res
+
+    def tag_drop(self, idx: IArr, nodes: IArr) -> Arr:
+        """Exclusion-tag conflicts removed when each instance leaves its node."""
+        st = self.state
+        if not st.has_xtags:
+            return np.zeros(len(idx))
+        drop = (st.xtags[idx] & self.ptag_two[nodes]).sum(axis=1).astype(np.float64)
+        res: Arr = drop * st.online[nodes] * st.real[idx]  # offline nodes do not score tags
+        return res
+
+    def tag_gain(self, idx: IArr, new_p: IArr) -> Arr:
+        """Exclusion-tag conflicts created where each instance becomes primary.
+
+        Normally such a move is refused; a forced move (off an offline node) or
+        --ignore-soft-errors allows it, and then it costs score.
+        """
+        st = self.state
+        if not st.has_xtags:
+            return np.zeros((len(idx), 1))
+        counts = st.xtags[idx].astype(np.float64) @ self.ptag_any.T.astype(np.float64)
+        rows = np.arange(len(idx))[:, None]
+        res: Arr = counts[rows, new_p] * st.online[new_p] * st.real[idx][:, None]
+        return res
+
+    def location_delta(self, idx: IArr, new_p: IArr, new_s: IArr) -> Arr:
+        """Change of the location score terms for instances ``idx`` placed anew.
+
+        ``new_p``/``new_s`` broadcast against each other ((C,1) or (C,N));
+        ``new_s`` is -1 where there is none.
+        """
+        st = self.state
+        if not st.has_locations:
+            return np.zeros((len(idx), 1))
+        pn = st.pnode[idx]
+        sn = st.snode[idx]
+        real = st.real[idx]
+        old = np.where((sn >= 0) & real, st.same_loc[pn, np.clip(sn, 0, None)], False).astype(
+            np.float64
+        )
+        want = st.has_desired[idx] & real
+        desired = st.desired[idx].astype(np.float64)
+        # desired location tags the node lacks, per (instance, node)
+        unmet = desired @ (~st.loc_onehot).T.astype(np.float64)
+        rows = np.arange(len(idx))
+        old += want * unmet[rows, pn]
+        new_p_b, new_s_b = np.broadcast_arrays(new_p, new_s)
+        new = np.where(
+            (new_s_b >= 0) & real[:, None],
+            st.same_loc[new_p_b, np.clip(new_s_b, 0, None)],
+            False,
+        ).astype(np.float64)
+        new += want[:, None] * unmet[rows[:, None], new_p_b]
+        delta = new - old[:, None]
+        if self.loc_excl is not None:
+            delta = delta + self._loc_excl_delta(idx, new_p_b)
+        res: Arr = delta
+        return res
+
+    def _loc_excl_delta(self, idx: IArr, new_p: IArr) -> Arr:
+        st = self.state
+        assert self.loc_excl is not None
+        lx = self.loc_excl
+        pn = st.pnode[idx]
+        xt = st.xtags[idx].astype(np.float64)  # (C, X)
+        lp = st.loc_onehot[pn].astype(np.float64)  # (C, L)
+        on_p = st.online[pn][:, None]
+        live = (st.real[idx])[:, None]
+        contrib = lp[:, :, None] * xt[:, None, :] * on_p[:, :, None] * live[:, :, None]
+        after = lx[None, :, :] - contrib  # counts once the instance left
+        drop = (contrib * (lx[None, :, :] >= 2)).sum(axis=(1, 2))
+        gain_per_loc = (xt[:, None, :] * (after >= 1)).sum(axis=2) * live  # (C, L)
+        lt = st.loc_onehot.astype(np.float64)  # (N, L)
+        gain_all = gain_per_loc @ lt.T  # (C, N)
+        rows = np.arange(len(idx))[:, None]
+        gain = gain_all[rows, new_p] * st.online[new_p]
+        moved = new_p != pn[:, None]
+        res: Arr = np.where(moved, gain - drop[:, None], 0.0)
+        return res
