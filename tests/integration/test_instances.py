@@ -275,6 +275,22 @@ def test_reinstall_rename_console_and_disks(cluster: LoopbackCluster) -> None:
     m.run("gnt-instance", "remove", "-f", "renamed.example.com")
 
 
+def test_native_hail_places_instances(cluster: LoopbackCluster) -> None:
+    m = cluster.master
+    out = m.run("gnt-instance", "add", "-t", "sharedfile", "-o", "noop", "-I", "hail",
+                "--disk", "0:size=1g", "--no-name-check", "hailed.example.com").stdout  # fmt: skip
+    chosen = out.split("via iallocator hail: ")[1].split()[0]
+    assert chosen in [n.name for n in cluster.nodes]
+    assert field(cluster, "hailed.example.com", "pnode", "status") == [chosen, "running"]
+    refused = m.run("gnt-instance", "add", "-t", "sharedfile", "-o", "noop", "-I", "hail",
+                    "--disk", "0:size=1g", "-B", "memory=2000000", "--ignore-ipolicy",
+                    "--no-name-check", "huge.example.com", check=False)  # fmt: skip
+    assert (
+        refused.returncode == 1 and "Can't compute nodes using iallocator 'hail'" in refused.stderr
+    )
+    m.run("gnt-instance", "remove", "-f", "hailed.example.com")
+
+
 def test_groups_bound_placement_and_policy(cluster: LoopbackCluster) -> None:
     m = cluster.master
     n3 = cluster.nodes[2].name

@@ -20,6 +20,7 @@ from twisted.logger import Logger
 
 from corral import __version__
 from corral import masterip
+from corral.api.context import DriverContext
 from corral.api.errors import CorralError
 from corral.cmdlib.processor import Processor
 from corral.config.store import ConfigStore
@@ -140,11 +141,13 @@ async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext 
             f" ({master_name} is): start corral-masterd there, or run"
             " 'gnt-cluster master-failover' here"
         )
+    # With a context: allocator plugins run here (an external one runs a program).
     registry = DriverRegistry(
+        DriverContext.create(reactor, data_dir(), me),
         enabled={
             DriverKind.HYPERVISOR: cfg.cluster.enabled_hypervisors,
             DriverKind.STORAGE: cfg.cluster.enabled_disk_templates,
-        }
+        },
     )
     registry.load_enabled()
     rpc = RpcClient(reactor, None, port=cfg.cluster.rpc_port, tls_for=live.client_options)
