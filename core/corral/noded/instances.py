@@ -159,7 +159,7 @@ class InstanceProcedures:
             )
         hv, template, spec, disks = self._open(instance)
         if reboot_type != "full":
-            await hv.reboot(dataclasses.replace(spec))
+            await hv.reboot(spec)
             return
         await hv.stop(spec, timeout=int(shutdown_timeout))
         await self._detach_all(template, disks)
