@@ -86,6 +86,9 @@ KINDS = ["alloc-drbd", "alloc-plain", "reloc-drbd", "multialloc-drbd10", "node-e
 @pytest.mark.skipif(
     not GANETI_HAIL.exists(), reason="Ganeti's hail (reference binaries) not unpacked"
 )
+@pytest.mark.skipif(
+    not BENCH.exists(), reason=f"no bench data at {BENCH} (../shared next to the checkout)"
+)
 @pytest.mark.parametrize("case", CASES)
 @async_test
 async def test_ganeti_hail_through_the_plugin(tmp_path: Path, case: str) -> None:
