@@ -15,7 +15,7 @@ from corral.api.errors import OpPrereqError
 from corral.cli.ipolicy import add_ipolicy_options
 from corral.cli.ipolicy import ipolicy_of
 from corral.cli.jobs import add_submit_options
-from corral.cli.jobs import submit_and_wait
+from corral.cli.jobs import submit
 from corral.cli.options import hv_key_values
 from corral.cli.options import key_values
 from corral.cli.options import name_list
@@ -433,8 +433,7 @@ def _modify(args: argparse.Namespace) -> int:
         file_storage_dir=args.file_storage_dir,
         shared_file_storage_dir=args.shared_file_storage_dir,
     )
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 
@@ -471,8 +470,7 @@ def _configure_redist(parser: argparse.ArgumentParser) -> None:
 
 def _redist_conf(args: argparse.Namespace) -> int:
     """Push the config to every master candidate and ssconf to every node again."""
-    with Client() as client:
-        submit_and_wait(client, [make_opcode("OP_CLUSTER_REDIST_CONF")], args)
+    submit(args, make_opcode("OP_CLUSTER_REDIST_CONF"))
     return 0
 
 
@@ -505,8 +503,7 @@ def _verify(args: argparse.Namespace) -> int:
         ignore_errors=args.ignore_errors,
         verbose=args.verbose,
     )
-    with Client() as client:
-        status, results = submit_and_wait(client, [op], args)
+    status, results = submit(args, op)
     if status is None:
         return 0
     return 0 if results and results[0] else 1
@@ -589,8 +586,7 @@ def _renew_crypto(args: argparse.Namespace) -> int:
         cluster_certificate=args.new_cluster_certificate,
         renew_ssh_keys=args.new_ssh_keys,
     )
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 

@@ -11,7 +11,7 @@ from corral.cli import tags
 from corral.cli.ipolicy import add_ipolicy_options
 from corral.cli.ipolicy import ipolicy_of
 from corral.cli.jobs import add_submit_options
-from corral.cli.jobs import submit_and_wait
+from corral.cli.jobs import submit
 from corral.cli.options import key_values
 from corral.cli.query import list_commands
 from corral.cli.tool import run_tool
@@ -36,8 +36,7 @@ def _configure_add(parser: argparse.ArgumentParser) -> None:
 
 
 def _submit(args: argparse.Namespace, op_id: str, **fields: Any) -> list[Any]:
-    with Client() as client:
-        status, results = submit_and_wait(client, [make_opcode(op_id, **fields)], args)
+    status, results = submit(args, make_opcode(op_id, **fields))
     return results if status else []
 
 

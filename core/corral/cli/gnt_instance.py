@@ -16,6 +16,7 @@ from corral.cli import tags
 from corral.cli.jobs import JobFailure
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import poll_job
+from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import hv_key_values
 from corral.cli.options import key_values
@@ -198,8 +199,7 @@ def _add(args: argparse.Namespace) -> int:
         tags=[t for t in args.tags.split(",") if t],
         mode="create",
     )
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 
@@ -488,8 +488,7 @@ def _modify(args: argparse.Namespace) -> int:
         disks=args.disks, offline=args.offline, ignore_ipolicy=args.ignore_ipolicy,
         force=args.force,
     )  # fmt: skip
-    with Client() as client:
-        status, results = submit_and_wait(client, [op], args)
+    status, results = submit(args, op)
     if status is None:
         return 0
     changes = results[0] or []
@@ -521,8 +520,7 @@ def _grow(args: argparse.Namespace) -> int:
         amount=args.amount, absolute=args.absolute, ignore_ipolicy=args.ignore_ipolicy,
         wait_for_sync=not args.no_wait_for_sync,
     )  # fmt: skip
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 
@@ -574,8 +572,7 @@ def _migrate(args: argparse.Namespace) -> int:
         target_node=args.target_node, iallocator=args.iallocator,
         allow_failover=args.allow_failover, ignore_ipolicy=args.ignore_ipolicy,
     )  # fmt: skip
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 
@@ -614,8 +611,7 @@ def _failover(args: argparse.Namespace) -> int:
         target_node=args.target_node, iallocator=args.iallocator,
         ignore_ipolicy=args.ignore_ipolicy,
     )  # fmt: skip
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 
@@ -667,8 +663,7 @@ def _rename(args: argparse.Namespace) -> int:
         name_check=args.name_check,
         ip_check=args.ip_check and args.name_check,
     )
-    with Client() as client:
-        status, results = submit_and_wait(client, [op], args)
+    status, results = submit(args, op)
     if status:
         print(f"Instance '{args.instance}' renamed to '{results[0]}'")
     return 0
@@ -718,8 +713,7 @@ def _configure_disks(parser: argparse.ArgumentParser) -> None:
 def _activate_disks(args: argparse.Namespace) -> int:
     """Make an instance's disks usable on its primary node, and print where they are."""
     op = make_opcode("OP_INSTANCE_ACTIVATE_DISKS", instance_name=args.instance)
-    with Client() as client:
-        status, results = submit_and_wait(client, [op], args)
+    status, results = submit(args, op)
     for node, disk, path in results[0] if status else []:
         print(f"{node}:{disk}:{path}")
     return 0
@@ -729,8 +723,7 @@ def _deactivate_disks(args: argparse.Namespace) -> int:
     """Release an instance's disks on its node (it must be stopped unless --force)."""
     op = make_opcode("OP_INSTANCE_DEACTIVATE_DISKS", instance_name=args.instance,
                      force=args.force)  # fmt: skip
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 

@@ -12,6 +12,7 @@ from corral.api.errors import OpPrereqError
 from corral.cli import tags
 from corral.cli.gnt_instance import add_migration_options
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import key_values
 from corral.cli.options import timespec
@@ -154,8 +155,7 @@ def _add(args: argparse.Namespace) -> int:
         vm_capable=args.vm_capable,
         ndparams=args.node_parameters,
     )
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 
@@ -167,8 +167,7 @@ def _configure_remove(parser: argparse.ArgumentParser) -> None:
 def _remove(args: argparse.Namespace) -> int:
     """Remove a node (it must host no instances); it forgets the cluster."""
     op = make_opcode("OP_NODE_REMOVE", node_name=args.node)
-    with Client() as client:
-        submit_and_wait(client, [op], args)
+    submit(args, op)
     return 0
 
 
@@ -243,8 +242,7 @@ def _modify(args: argparse.Namespace) -> int:
         auto_promote=args.auto_promote,
         force=args.force,
     )
-    with Client() as client:
-        status, results = submit_and_wait(client, [op], args)
+    status, results = submit(args, op)
     if status is not None:
         changes = results[0] or []
         if changes:
@@ -325,8 +323,7 @@ def _storage_table(
 ) -> int:
     chosen = select_columns(columns, args.output, [c.name for c in columns])
     op = make_opcode(op_id, output_fields=[c.name for c in chosen], nodes=args.nodes, **params)
-    with Client() as client:
-        _, results = submit_and_wait(client, [op], args)
+    _, results = submit(args, op)
     units = args.units or ("m" if args.separator is not None else "h")
     rows = [
         [format_unit(v, units) if c.name in _SIZES and isinstance(v, int) else v
@@ -446,8 +443,7 @@ def _evacuate(args: argparse.Namespace) -> int:
         return 1
     op = make_opcode("OP_NODE_EVACUATE", node_name=args.node, mode=args.mode or "all",
                      iallocator=args.iallocator, remote_node=args.remote_node)  # fmt: skip
-    with Client() as client:
-        status, results = submit_and_wait(client, [op], args)
+    status, results = submit(args, op)
     for name, target in (results[0] or []) if status else []:
         print(f"Instance {name} moved to {target}")
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from corral.api.cli import Command
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import hv_key_values
 from corral.cli.options import key_values
@@ -137,8 +138,7 @@ def _modify(args: argparse.Namespace) -> int:
     for name, value in (("hidden_os", args.hidden), ("blacklisted_os", args.blacklisted)):
         if value is not None:
             fields[name] = [["add" if value else "remove", args.os]]
-    with Client() as client:
-        submit_and_wait(client, [make_opcode("OP_CLUSTER_SET_PARAMS", **fields)], args)
+    submit(args, make_opcode("OP_CLUSTER_SET_PARAMS", **fields))
     return 0
 
 

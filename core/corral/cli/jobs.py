@@ -36,6 +36,7 @@ from typing import Any
 from typing import Final
 
 from corral.api.errors import CorralError
+from corral.luxi.client import Client
 from corral.luxi.protocol import LuxiError
 from corral.opcodes import OpCode
 from corral.opcodes import dump_opcode
@@ -43,7 +44,6 @@ from corral.opcodes import dump_opcode
 if TYPE_CHECKING:
     import argparse
 
-    from corral.luxi.client import Client
 
 #: ``--priority`` names and their opcode values (Ganeti's OP_PRIO_LOW/NORMAL/HIGH).
 PRIORITIES: Final = {"low": 10, "normal": 0, "high": -10}
@@ -215,6 +215,12 @@ def submit_and_wait(
         return None, []
     results = poll_job(client, job_id)
     return "success", results
+
+
+def submit(args: argparse.Namespace, *ops: OpCode) -> tuple[str | None, list[Any]]:
+    """One job of ``ops`` on a connection of its own, as :func:`submit_and_wait` runs it."""
+    with Client() as client:
+        return submit_and_wait(client, list(ops), args)
 
 
 # -- formatting -----------------------------------------------------------------

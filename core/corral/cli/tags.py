@@ -11,6 +11,7 @@ from typing import Any
 
 from corral.api.cli import Command
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
 from corral.luxi.client import Client
 from corral.opcodes import make_opcode
@@ -74,8 +75,7 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
 def _search(args: argparse.Namespace) -> int:
     """Print every object tag matching PATTERN, as 'PATH TAG' lines."""
     op = make_opcode("OP_TAGS_SEARCH", pattern=args.pattern)
-    with Client() as client:
-        _status, results = submit_and_wait(client, [op], args)
+    _status, results = submit(args, op)
     found = results[0] if results else []
     for path, tag in found:
         print(f"{path} {tag}")
