@@ -153,6 +153,8 @@ FIELDS: dict[str, Field] = {
               lambda i, d: [disk.name for disk in i.disks]),
         field("disk.uuids", "Disk_UUIDs", OTHER, "List of disk UUIDs",
               lambda i, d: [disk.uuid for disk in i.disks]),
+        field("disk.spindles", "Disk_spindles", OTHER, "List of disk spindles",
+              lambda i, d: [disk.spindles for disk in i.disks]),
         field("nic.count", "NICs", NUMBER, "Number of network interfaces",
               lambda i, d: len(i.nics)),
         field("nic.macs", "NIC_MACs", OTHER, "List containing each network interface's MAC"

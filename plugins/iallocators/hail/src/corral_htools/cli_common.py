@@ -36,17 +36,27 @@ OPTIONAL_VALUE = {"-p": "--print-nodes", "-C": "--print-commands", "-L": "--luxi
 
 
 def normalize_argv(argv: list[str] | None) -> list[str]:
-    """Make ``-p`` (alone) mean "no value", as in Ganeti, where ``-pFIELDS`` is glued."""
+    """Make ``-p`` (alone) mean "no value", as in Ganeti, where ``-pFIELDS`` is glued.
+
+    One convenience beyond Ganeti: ``-L PATH`` (a separate word holding a
+    ``/``) names the socket, as ``-LPATH`` does; the tools take no other
+    words, so nothing else could be meant.
+    """
     args = sys.argv[1:] if argv is None else list(argv)
     out = []
-    for arg in args:
-        long = OPTIONAL_VALUE.get(arg)
-        if long is not None:
-            out.append(f"{long}=")
-        elif arg in OPTIONAL_VALUE.values():
-            out.append(f"{arg}=")
-        else:
+    pending = iter(range(len(args)))
+    for k in pending:
+        arg = args[k]
+        long = OPTIONAL_VALUE.get(arg, arg if arg in OPTIONAL_VALUE.values() else None)
+        if long is None:
             out.append(arg)
+            continue
+        following = args[k + 1] if k + 1 < len(args) else ""
+        if long == "--luxi" and "/" in following and not following.startswith("-"):
+            out.append(f"{long}={following}")
+            next(pending)
+        else:
+            out.append(f"{long}=")
     return out
 
 
@@ -79,7 +89,7 @@ def add_backend(ap: argparse.ArgumentParser) -> None:
         nargs="?",
         const="default",
         metavar="SOCKET",
-        help="read the cluster over LUXI (not available yet)",
+        help="read the cluster from the master daemon over LUXI (default: its usual socket)",
     )
     ap.add_argument(
         "-S", "--save", metavar="FILE", help="save the cluster state to FILE.* (text format)"
@@ -126,7 +136,10 @@ def completion(ap: argparse.ArgumentParser) -> None:
 
 
 def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> Cluster:
-    """Load the cluster from the one backend given; errors end the program."""
+    """Load the cluster from the one backend given; errors end the program.
+
+    ``luxi_ok`` is kept for the callers' sake: every tool may use ``-L``.
+    """
     if getattr(args, "extra_args", None):
         fail("", "This program doesn't take any arguments.")
     given = [x for x in (args.text_data, args.rapi, args.luxi) if x is not None]
@@ -139,13 +152,14 @@ def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> 
             "save the cluster with hscan or use -t FILE",
         )
     if args.luxi is not None:
-        fail(prog, "the LUXI backend (-L) is not available yet in corral's htools; use -t FILE")
-    if not args.text_data:
-        fail(prog, "no backend given: use -t FILE (the text backend)")
-    try:
-        cluster = load_text(args.text_data)
-    except TextFormatError as err:
-        fail("", f"failed to load data, aborting. Reason: {err}")
+        cluster = _load_luxi(args.luxi)
+    elif not args.text_data:
+        fail(prog, "no backend given: use -t FILE (text) or -L [SOCKET] (the master daemon)")
+    else:
+        try:
+            cluster = load_text(args.text_data)
+        except TextFormatError as err:
+            fail("", f"failed to load data, aborting. Reason: {err}")
     warn_inconsistent(cluster)
     suffix = common_suffix([n.name for n in cluster.nodes] + [i.name for i in cluster.instances])
     if suffix and args.verbose > 2:
@@ -155,6 +169,23 @@ def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> 
         if name not in names:
             fail("", f"Unknown node {name} given with -O/--offline")
     return cluster
+
+
+def luxi_socket(args: argparse.Namespace) -> str | None:
+    """The socket ``-L`` names (None: corral's default master socket)."""
+    value = getattr(args, "luxi", None)
+    return None if value in (None, "", "default") else str(value)
+
+
+def _load_luxi(value: str) -> Cluster:
+    # Imported here: the text path must not pay for corral's client (and Twisted).
+    from corral_htools.luxi_backend import LuxiBackendError
+    from corral_htools.luxi_backend import load_luxi
+
+    try:
+        return load_luxi(None if value in ("", "default") else value)
+    except LuxiBackendError as err:
+        fail("", f"failed to load data, aborting. Reason: {err}")
 
 
 def model_options(args: argparse.Namespace) -> Options:

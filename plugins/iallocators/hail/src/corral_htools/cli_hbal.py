@@ -61,7 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the node table before and after (on stderr)",
     )
     ap.add_argument("--print-instances", action="store_true", help="print the instance map too")
-    ap.add_argument("-X", "--exec", action="store_true", help="execute the moves (needs LUXI)")
+    ap.add_argument(
+        "-X",
+        "--exec",
+        action="store_true",
+        help="execute the moves as jobs through the master daemon (needs -L)",
+    )
+    ap.add_argument(
+        "--first-job-group", action="store_true", help="with -X, execute only the first jobset"
+    )
+    ap.add_argument("--reason", help="with -X, the reason recorded in the submitted jobs")
     ap.add_argument(
         "--exclude-instances", default="", metavar="NAMES", help="instances not to move"
     )
@@ -83,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--priority",
         dest="prio",
         default="normal",
-        help="job priority for executed jobs: low, normal or high",
+        help="priority of the jobs -X submits: low, normal (the default) or high",
     )
     ap.add_argument("--dry-run", action="store_true", help="accepted for compatibility")
     ap.add_argument("--static-kvm-node-memory", type=int, help="accepted for compatibility")
@@ -145,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.exec and args.luxi is None:
         cc.fail(PROG, "Execution of commands possible only on LUXI")
     cluster = cc.load_cluster(PROG, args)
-    if args.exec:
-        cc.fail(PROG, "executing moves (-X) is not available yet in corral's htools")
     try:
         fields = parse_fields(args.print_nodes) if args.print_nodes is not None else None
     except ValueError as err:
@@ -241,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     st.to_cluster_nodes()
     if args.save:
         cc.save(f"{args.save}.balanced", cluster, "after balancing")
+    jobsets = split_jobsets(st, [m for m, _ in steps])
     if args.print_commands is not None:
-        jobsets = split_jobsets(st, [m for m, _ in steps])
         if args.print_commands in ("-", ""):
             print("\nCommands to run to reach the above solution:")
             for line in command_script(st, jobsets, script=False):
@@ -257,7 +264,26 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(instance_table(st)), file=sys.stderr)
         print("\nFinal cluster status:", file=sys.stderr)
         print("\n".join(node_table(st, fields)) + "\n", file=sys.stderr)
+    if args.exec and jobsets:
+        return _execute(args, st, jobsets)
     return 0
+
+
+def _execute(args: argparse.Namespace, st: GroupState, jobsets: list[list[Move]]) -> int:
+    """Run the solution's jobsets through the master daemon (-X); the exit status."""
+    from corral.api.errors import CorralError
+    from corral_htools.execute import Executor
+    from corral_htools.execute import jobs_for
+    from corral_htools.luxi_backend import connect
+
+    sys.stdout.flush()
+    client = connect(cc.luxi_socket(args))
+    try:
+        with client:
+            runner = Executor(client, priority=args.prio, reason=args.reason)
+            return runner.run(jobs_for(st, jobsets), first_only=args.first_job_group)
+    except (CorralError, OSError, ValueError) as err:
+        cc.fail(PROG, f"job execution through {client.path} failed: {err}")
 
 
 def _exp(value: float) -> str:
