@@ -197,8 +197,13 @@ def _parse_policy(line: _Line) -> tuple[str, IPolicy]:
     return owner, IPolicy(std, minmax, templates, vcpu, spindle)
 
 
-def parse_text(text: str) -> Cluster:
-    """Parse a whole text backend file."""
+def parse_text(text: str, unique_instances: bool = True) -> Cluster:
+    """Parse a whole text backend file.
+
+    Ganeti's own loader accepts repeated instance names (instances are known
+    by index); ``unique_instances=False`` does the same for the tools that
+    must read such files (hroller's test data has them).
+    """
     sections = _sections(text)
     if len(sections) < 4:
         raise TextFormatError(
@@ -214,14 +219,16 @@ def parse_text(text: str) -> Cluster:
         if node.name in nodes:
             raise TextFormatError(f"line {lineno} (nodes): duplicate node name {node.name}")
         nodes[node.name] = node
-    instances: dict[str, Instance] = {}
+    instances: list[Instance] = []
+    seen: set[str] = set()
     for lineno, raw in sections[2]:
         inst = _parse_instance(_Line("instances", lineno, raw), nodes)
-        if inst.name in instances:
+        if inst.name in seen and unique_instances:
             raise TextFormatError(f"line {lineno} (instances): duplicate instance {inst.name}")
-        instances[inst.name] = inst
+        seen.add(inst.name)
+        instances.append(inst)
     tags = [raw for _, raw in sections[3]]
-    cluster = Cluster(list(groups.values()), list(nodes.values()), list(instances.values()), tags)
+    cluster = Cluster(list(groups.values()), list(nodes.values()), instances, tags)
     if len(sections) > 4:
         by_name = {g.name: g for g in groups.values()}
         for lineno, raw in sections[4]:
@@ -237,15 +244,15 @@ def parse_text(text: str) -> Cluster:
     return cluster
 
 
-def load_text(path: str) -> Cluster:
+def load_text(path: str, unique_instances: bool = True) -> Cluster:
     """Read and parse a text backend file; I/O errors become TextFormatError."""
     try:
         if path == "-":
             import sys
 
-            return parse_text(sys.stdin.read())
+            return parse_text(sys.stdin.read(), unique_instances)
         with open(path, encoding="utf-8") as handle:
-            return parse_text(handle.read())
+            return parse_text(handle.read(), unique_instances)
     except OSError as err:
         raise TextFormatError(f"cannot read {path}: {err.strerror}") from None
 
