@@ -1,11 +1,13 @@
-"""htools benchmark: corral's hbal/hail against Ganeti's on the bench clusters.
+"""htools benchmark: corral's hbal/hail/hspace against Ganeti's on the bench clusters.
 
 Run from the repository root: ``.venv/bin/python bench/htools.py [--quick]``.
 For every case of ../shared/bench-data/htools/INDEX.json (``--quick``: up to
 200 nodes) both hbals balance the same file; Ganeti's runs at the same time
 under a timeout (it needs minutes from 50 nodes up), and a peer that times
 out is reported as such, its time then being a lower bound. hail allocation
-latency is measured the same way. The last line is one JSON object.
+latency is measured the same way, and hspace capacity (standard allocation
+count, tiered count) on each cluster (``--quick``: up to 20 nodes and the
+200-node one). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -108,6 +110,56 @@ def bench_hail(name: str, kind: str, peer_timeout: float) -> dict[str, object]:
     return row
 
 
+def _parse_hspace(out: str) -> dict[str, int] | None:
+    keys = dict(re.findall(r"^HTS_(\w+)=(.*)$", out, re.M))
+    if keys.get("OK") != "1":
+        return None
+    ini = int(keys["INI_INST_CNT"])
+    return {"standard": int(keys["ALLOC_INSTANCES"]), "tiered": int(keys["TRL_INST_CNT"]) - ini}
+
+
+def bench_hspace(case: dict[str, object], peer_timeout: float) -> dict[str, object]:
+    """Both hspaces (capacity checks on, their default) on one case, run side by side."""
+    name = str(case["case"])
+    data = str(DATA / f"{name}.data")
+    argv = ["-t", data, "--machine-readable"]
+    peer = None
+    if (GANETI_BIN / "hspace").exists():
+        peer = _start([str(GANETI_BIN / "hspace"), *argv])
+    ours, t0 = _start([str(VENV_BIN / "hspace"), *argv])
+    out, our_time, _ = _finish(ours, t0, 3600.0)
+    row: dict[str, object] = {"case": name, "nodes": case["nodes"], "corral": _parse_hspace(out)}
+    row["corral_time"] = round(our_time, 3)
+    if peer is not None:
+        pout, ptime, timed_out = _finish(*peer, max(peer_timeout, 1.25 * our_time))
+        row["ganeti"] = None if timed_out else _parse_hspace(pout)
+        row["ganeti_time"] = round(ptime, 3)
+        row["ganeti_timed_out"] = timed_out
+    return row
+
+
+def _hspace_cases(cases: list[dict[str, object]], quick: bool) -> list[dict[str, object]]:
+    if not quick:
+        return cases
+    small = [c for c in cases if int(c["nodes"]) <= 20]  # type: ignore[call-overload]
+    big = [c for c in cases if int(c["nodes"]) == 200]  # type: ignore[call-overload]
+    return small + big[:1]
+
+
+def _hspace_worse(row: dict[str, object]) -> bool:
+    """Ganeti finished and corral's standard allocation placed fewer instances."""
+    ours, theirs = row.get("corral"), row.get("ganeti")
+    if not isinstance(theirs, dict):
+        return False
+    return not isinstance(ours, dict) or int(ours["standard"]) < int(theirs["standard"])
+
+
+def _fmt_hspace(res: object) -> str:
+    if not isinstance(res, dict):
+        return f"{'-':>8} {'-':>6}"
+    return f"{res['standard']:8d} {res['tiered']:6d}"
+
+
 def shelltests() -> tuple[int | None, int | None]:
     if not (SHELLTEST_RUNNER.exists() and SUITE.is_dir()):
         return None, None
@@ -186,6 +238,29 @@ def main() -> int:
                 f"  {hrow['case']:<18} {kind:<12} corral {hrow.get('corral_ms', '-'):>8}"
                 f"  ganeti {hrow.get('ganeti_ms', '-'):>8}"
             )
+    print("\nhspace (standard / tiered instances allocated, capacity checks on):")
+    hspace_timeout = max(peer_timeout, 60.0)
+    hs_rows = []
+    for case in _hspace_cases(cases, args.quick):
+        hs = bench_hspace(case, hspace_timeout)
+        hs_rows.append(hs)
+        peer = (
+            f"{'timeout':>8} {'-':>6} {'>' + format(hs['ganeti_time'], '.1f'):>8}"
+            if hs.get("ganeti_timed_out")
+            else f"{_fmt_hspace(hs.get('ganeti'))} {hs.get('ganeti_time', '-'):>8}"
+        )
+        print(
+            f"  {hs['case']:<18} {hs['nodes']:>5} | corral {_fmt_hspace(hs['corral'])}"
+            f" {hs['corral_time']:8.2f} | ganeti {peer}",
+            flush=True,
+        )
+    hs_worse = sum(1 for r in hs_rows if _hspace_worse(r))
+    hs_big = [r for r in hs_rows if int(r["nodes"]) >= 200 and "ganeti_time" in r]  # type: ignore[call-overload]
+    hs_ratio = (
+        round(sum(r["corral_time"] for r in hs_big) / sum(r["ganeti_time"] for r in hs_big), 4)  # type: ignore[misc]
+        if hs_big
+        else None
+    )
     passed, total = (None, None) if args.no_shelltests else shelltests()
     if passed is not None:
         print(f"\nshelltests: {passed} of {total} passed")
@@ -202,7 +277,11 @@ def main() -> int:
         "corral_hbal_s_total": round(sum(float(r["corral_time"]) for r in rows), 2),  # type: ignore[arg-type]
         "hail_alloc_ms_median_corral": _median([h.get("corral_ms") for h in hail_rows]),
         "hail_alloc_ms_median_ganeti": _median([h.get("ganeti_ms") for h in hail_rows]),
-        "hspace": "not implemented",
+        "hspace_cases": len(hs_rows),
+        "hspace_cases_compared": sum(1 for r in hs_rows if isinstance(r.get("ganeti"), dict)),
+        "hspace_worse": hs_worse,
+        "hspace_time_ratio_200plus": hs_ratio,
+        "hspace_time_ratio_200plus_is_upper_bound": any(r.get("ganeti_timed_out") for r in hs_big),
         "shelltests_passed": passed,
         "shelltests_total": total,
     }

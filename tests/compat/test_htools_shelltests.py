@@ -28,7 +28,7 @@ SUITE_TAIL = Path("usr/share/ganeti/testsuite")
 _NOT_YET = "tool not implemented in corral-htools yet"
 #: Cases that cannot pass yet, by "file:case number", with the reason.
 EXPECTED_FAILURES: dict[str, str] = {}
-for _file, _count in (("hspace", 23), ("hroller", 17), ("hsqueeze", 13)):
+for _file, _count in (("hsqueeze", 13),):
     for _n in range(1, _count + 1):
         EXPECTED_FAILURES[f"htools-{_file}.test:{_n}"] = f"{_file}: {_NOT_YET}"
 for _n in (10, 11, 12):
@@ -38,10 +38,6 @@ for _n in (10, 11, 12):
 EXPECTED_FAILURES["htools-invalid.test:4"] = "hscan (RAPI scanner) is not part of corral-htools"
 for _n in (1, 2, 3):
     EXPECTED_FAILURES[f"htools-rapi.test:{_n}"] = "RAPI backend (-m) not available yet"
-for _n in (13, 14, 15):
-    EXPECTED_FAILURES[f"htools-invalid.test:{_n}"] = f"hroller: {_NOT_YET}"
-for _n in (6, 7):
-    EXPECTED_FAILURES[f"htools-single-group.test:{_n}"] = f"hroller: {_NOT_YET}"
 _EXCL = "exclusive storage (real spindles, FailSpindles) is not modelled"
 for _n in (21, 22, 23, 24, 25, 37, 38):
     EXPECTED_FAILURES[f"htools-hail.test:{_n}"] = _EXCL

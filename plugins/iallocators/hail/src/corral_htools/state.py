@@ -218,6 +218,63 @@ class GroupState:
         if self.has_xtags:
             np.add.at(self.ptags, pn[real], self.xtags[real].astype(np.float64))
 
+    def append_instance(self, inst: Instance) -> int:
+        """Add an unplaced, untagged new instance without rebuilding (hspace adds thousands).
+
+        Only instances without tags may be added this way (their exclusion and
+        location rows are all false); place it with :meth:`move`.
+        """
+        i = self.m
+        self.instances.append(inst)
+        self.inst_index[inst.name] = i
+        self.m = i + 1
+        f = np.float64
+
+        def grow(name: str, value: object, dtype: type) -> None:
+            setattr(self, name, np.append(getattr(self, name), np.array([value], dtype=dtype)))
+
+        for name, value in (
+            ("mem", inst.mem),
+            ("dsk", inst.dsk),
+            ("vcpus", inst.vcpus),
+            ("spu", inst.spindle_use),
+            ("util", 0.0 if self.opts.ignore_dynu else 1.0),
+        ):
+            grow(name, value, f)
+        grow("pnode", -1, np.int64)
+        grow("snode", -1, np.int64)
+        for name, flag in (
+            ("running", inst.running),
+            ("inst_offline", inst.offline),
+            ("forth", inst.forthcoming),
+            ("real", not inst.forthcoming),
+            ("auto_balance", inst.auto_balance),
+            ("drbd", inst.mirror_internal),
+            ("external", inst.mirror_external),
+            ("diskless", inst.template == "diskless"),
+            ("local", inst.local_storage),
+            ("has_desired", False),
+        ):
+            grow(name, flag, bool)
+        sec = inst.mem if inst.mirror_internal and inst.auto_balance and not inst.offline else 0
+        grow("sec_mem", sec, f)
+        self.xtags = np.vstack([self.xtags, np.zeros((1, self.xtags.shape[1]), dtype=bool)])
+        self.desired = np.vstack([self.desired, np.zeros((1, self.desired.shape[1]), dtype=bool)])
+        return i
+
+    def pop_instance(self) -> None:
+        """Drop the last instance added by :meth:`append_instance` (it must be unplaced)."""
+        i = self.m - 1
+        assert self.pnode[i] < 0
+        inst = self.instances.pop()
+        del self.inst_index[inst.name]
+        self.m = i
+        for name in (
+            "mem dsk vcpus spu util pnode snode running inst_offline forth real auto_balance "
+            "drbd external diskless local has_desired sec_mem xtags desired"
+        ).split():
+            setattr(self, name, getattr(self, name)[:i])
+
     # ------------------------------------------------------------------ changes
 
     def move(self, i: int, new_p: int, new_s: int) -> None:
