@@ -221,20 +221,25 @@ def common_suffix(names: list[str]) -> str:
 
 
 def warn_inconsistent(cluster: Cluster) -> None:
-    """Ganeti's loader check: memory or disk the node reports but no instance explains."""
+    """Ganeti's loader check: memory or disk the node reports but no instance explains.
+
+    One pass over the instances: a scan per node took seconds at a thousand nodes.
+    """
+    mem: dict[str, int] = {}
+    dsk: dict[str, int] = {}
+    for inst in cluster.instances:
+        if inst.running:
+            mem[inst.pnode] = mem.get(inst.pnode, 0) + inst.mem
+        if inst.local_storage:
+            dsk[inst.pnode] = dsk.get(inst.pnode, 0) + inst.dsk
+            if inst.snode and inst.mirror_internal and inst.snode != inst.pnode:
+                dsk[inst.snode] = dsk.get(inst.snode, 0) + inst.dsk
     msgs = []
     for node in cluster.nodes:
         if node.offline:
             continue
-        imem = sum(i.mem for i in cluster.instances if i.pnode == node.name and i.running)
-        idsk = sum(
-            i.dsk
-            for i in cluster.instances
-            if i.local_storage
-            and (i.pnode == node.name or (i.snode == node.name and i.mirror_internal))
-        )
-        delta_mem = int(node.t_mem) - node.n_mem - node.f_mem - imem
-        delta_dsk = int(node.t_dsk) - node.f_dsk - idsk
+        delta_mem = int(node.t_mem) - node.n_mem - node.f_mem - mem.get(node.name, 0)
+        delta_dsk = int(node.t_dsk) - node.f_dsk - dsk.get(node.name, 0)
         if delta_mem > 512 or delta_dsk > 1024:
             msgs.append(
                 f"node {node.name} is missing {delta_mem} MB ram and {delta_dsk // 1024} GB disk"

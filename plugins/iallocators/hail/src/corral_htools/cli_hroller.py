@@ -104,43 +104,12 @@ def _load(args: argparse.Namespace) -> Cluster:
                 cluster, _ = parse_request(handle.read(), args.static_kvm_node_memory)
     except (OSError, RequestError, TextFormatError) as err:
         cc.fail("", f"failed to load data, aborting. Reason: {err}")
-    _warn_inconsistent(cluster)
+    cc.warn_inconsistent(cluster)
     names = {n.name for n in cluster.nodes}
     for name in args.offline:
         if name not in names:
             cc.fail("", f"Unknown node {name} given with -O/--offline")
     return cluster
-
-
-def _warn_inconsistent(cluster: Cluster) -> None:
-    """:func:`cli_common.warn_inconsistent`'s check and messages, in one pass over the instances.
-
-    The shared version rescans every instance for every node, which takes
-    seconds on a thousand-node cluster.
-    """
-    mem: dict[str, int] = {}
-    dsk: dict[str, int] = {}
-    for inst in cluster.instances:
-        if inst.running:
-            mem[inst.pnode] = mem.get(inst.pnode, 0) + inst.mem
-        if inst.local_storage:
-            dsk[inst.pnode] = dsk.get(inst.pnode, 0) + inst.dsk
-            if inst.snode and inst.mirror_internal and inst.snode != inst.pnode:
-                dsk[inst.snode] = dsk.get(inst.snode, 0) + inst.dsk
-    msgs = []
-    for node in cluster.nodes:
-        if node.offline:
-            continue
-        delta_mem = int(node.t_mem) - node.n_mem - node.f_mem - mem.get(node.name, 0)
-        delta_dsk = int(node.t_dsk) - node.f_dsk - dsk.get(node.name, 0)
-        if delta_mem > 512 or delta_dsk > 1024:
-            msgs.append(
-                f"node {node.name} is missing {delta_mem} MB ram and {delta_dsk // 1024} GB disk"
-            )
-    if msgs:
-        print("Warning: cluster has inconsistent data:", file=sys.stderr)
-        for msg in msgs:
-            print(f"  - {msg}", file=sys.stderr)
 
 
 def _check_master(cluster: Cluster, force: bool) -> None:
