@@ -41,6 +41,7 @@ from corral.paths import ca_key_file
 from corral.paths import config_file
 from corral.paths import data_dir
 from corral.paths import node_cert_file
+from corral.paths import node_local
 from corral.paths import queue_dir
 from corral.paths import ssconf_dir
 from corral.plugins.kinds import DriverKind
@@ -188,7 +189,7 @@ def init_cluster(opts: InitOptions, feedback: Callable[[str], None]) -> o.Config
             raise OpPrereqError(f"the cluster parameters are not valid: {err}") from None
         ssconf.write(ssconf_dir(), ssconf.values_from_config(cfg))
         if "file" in opts.enabled_disk_templates:
-            Path(opts.file_storage_dir).mkdir(mode=0o750, parents=True, exist_ok=True)
+            Path(node_local(opts.file_storage_dir)).mkdir(mode=0o750, parents=True, exist_ok=True)
         feedback("Starting the node daemon")
         daemonctl.start("corral-noded", ["--bind", opts.primary_ip])
         feedback("Starting the master daemon")

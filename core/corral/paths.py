@@ -14,6 +14,20 @@ def root_dir() -> Path:
     return Path(os.environ.get("CORRAL_ROOTDIR", "/"))
 
 
+def node_local(path: str) -> str:
+    """A node-local directory named cluster-wide (``file_storage_dir``), as seen on this node.
+
+    On a real node this is ``path`` itself. With ``$CORRAL_ROOTDIR`` set
+    (several virtual nodes on one machine) it is ``path`` below that root,
+    so each virtual node has its own, as Ganeti's vcluster mode localises
+    node paths; otherwise two "nodes" would share every file disk.
+    """
+    root = root_dir()
+    if root == Path("/") or not os.path.isabs(path):
+        return path
+    return str(root / path.lstrip("/"))
+
+
 def data_dir() -> Path:
     """Persistent state: config, job queue, driver state (``/var/lib/corral``)."""
     return root_dir() / "var/lib/corral"

@@ -145,8 +145,10 @@ def test_storage_units_are_listed(cluster):
     out = cluster.master.run("gnt-node", "list-storage", "--separator=|", "--no-headers").stdout
     rows = [line.split("|") for line in out.splitlines()]
     assert [r[0] for r in rows] == [n.name for n in cluster.nodes]
-    storage = str(cluster.master.root / "file-storage")
-    for _node, kind, name, size, used, free, allocatable in rows:
+    for node, (_node, kind, name, size, used, free, allocatable) in zip(
+        cluster.nodes, rows, strict=True
+    ):
+        storage = str(node.root / "srv/corral/file-storage")  # each node's own
         assert (kind, name, allocatable) == ("file", storage, "Y")
         assert int(size) == int(used) + int(free) > 0
     header = cluster.master.run("gnt-node", "list-storage", cluster.master.name).stdout

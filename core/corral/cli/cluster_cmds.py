@@ -15,6 +15,7 @@ from corral.api.errors import OpPrereqError
 from corral.cli.ipolicy import add_ipolicy_options
 from corral.cli.ipolicy import ipolicy_of
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import make_opcode
 from corral.cli.jobs import submit
 from corral.cli.options import hv_key_values
 from corral.cli.options import key_values
@@ -30,7 +31,6 @@ from corral.hostname import is_ip
 from corral.hostname import resolve
 from corral.hostname import this_node
 from corral.luxi.client import Client
-from corral.opcodes import make_opcode
 from corral.paths import config_file
 from corral.paths import ssconf_dir
 from corral.query.cluster import OS_API_VERSION

@@ -15,6 +15,7 @@ from corral.cli.table import format_table
 from corral.cli.table import select_columns
 from corral.cli.tool import add_list_options
 from corral.cli.tool import fail
+from corral.cli.tool import plugin_manager
 from corral.cli.tool import run_tool
 from corral.config.check import check_config
 from corral.config.store import ConfigStore
@@ -65,7 +66,7 @@ def _plugins(args: argparse.Namespace) -> int:
             except PluginError as err:
                 status = f"broken: {err}"
             rows.append({"kind": kind.label, "status": status, **vars(info)})
-    pm = args._plugins
+    pm = plugin_manager(args)
     for info in hook_plugins():
         status = "loaded" if pm.get_plugin(info.name) is not None else "not loaded"
         rows.append({"kind": "hook plugin", "status": status, **vars(info)})
@@ -101,7 +102,7 @@ def _verify_config(args: argparse.Namespace) -> int:
             DriverKind.STORAGE: cluster.enabled_disk_templates,
         }
     )
-    problems = check_config(cfg, registry, args._plugins)
+    problems = check_config(cfg, registry, plugin_manager(args))
     for problem in problems:
         stamp(f"  - ERROR: {problem}")
     if problems:

@@ -27,6 +27,7 @@ from corral.cli.jobs import JobFailure
 from corral.cli.jobs import add_priority_option
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import is_drained_error
+from corral.cli.jobs import make_opcode
 from corral.cli.jobs import poll_job
 from corral.cli.jobs import prepare_ops
 from corral.cli.jobs import submit_and_wait
@@ -35,7 +36,6 @@ from corral.luxi.client import Client
 from corral.luxi.protocol import LuxiError
 from corral.opcodes import dump_opcode
 from corral.opcodes import load_opcode
-from corral.opcodes import make_opcode
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -11,19 +11,21 @@ from corral.cli import tags
 from corral.cli.ipolicy import add_ipolicy_options
 from corral.cli.ipolicy import ipolicy_of
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import make_opcode
 from corral.cli.jobs import submit
 from corral.cli.options import key_values
 from corral.cli.query import list_commands
 from corral.cli.tool import run_tool
 from corral.luxi.client import Client
-from corral.opcodes import make_opcode
-from corral.query.groups import DEFAULT_FIELDS
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
 _POLICIES = ("preferred", "last_resort", "unallocable")
+
+#: The columns of a plain ``list``, Ganeti's.
+DEFAULT_FIELDS = ["name", "node_cnt", "pinst_cnt", "alloc_policy", "ndparams"]
 
 
 def _configure_add(parser: argparse.ArgumentParser) -> None:
@@ -102,6 +104,33 @@ def _assign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_evacuate(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-I", "--iallocator", metavar="NAME", help="the allocator that chooses the nodes")
+    add(
+        "--to",
+        dest="to",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="a group to move into (repeat for more; default: every other group)",
+    )
+    add("--sequential", action="store_true", help="move one instance after the other")
+    add("--force-failover", action="store_true", help="fail instances over, never migrate")
+    add("--early-release", action="store_true", help="accepted for Ganeti's scripts")
+    _configure_one(parser)
+
+
+def _evacuate(args: argparse.Namespace) -> int:
+    """Move every instance out of a node group."""
+    _submit(
+        args, "OP_GROUP_EVACUATE", group_name=args.group, iallocator=args.iallocator,
+        target_groups=args.to or None, sequential=args.sequential,
+        force_failover=args.force_failover, early_release=args.early_release,
+    )  # fmt: skip
+    return 0
+
+
 _INFO = ["name", "uuid", "alloc_policy", "node_list", "pinst_list", "custom_ndparams",
          "ipolicy"]  # fmt: skip
 
@@ -142,6 +171,7 @@ COMMANDS = [
     Command("rename", "Rename a node group", _rename, _configure_rename),
     Command("modify", "Change a group's policy and parameters", _modify, _configure_modify),
     Command("assign-nodes", "Move nodes into a group", _assign, _configure_assign),
+    Command("evacuate", "Move every instance out of a group", _evacuate, _configure_evacuate),
     Command("info", "Show node groups", _info, _configure_info),
     *tags.commands("nodegroup", "group"),
 ]  # fmt: skip

@@ -15,6 +15,7 @@ from corral.api.errors import OpPrereqError
 from corral.cli import tags
 from corral.cli.jobs import JobFailure
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import make_opcode
 from corral.cli.jobs import poll_job
 from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
@@ -26,11 +27,12 @@ from corral.cli.query import list_commands
 from corral.cli.tool import ask_user
 from corral.cli.tool import run_tool
 from corral.luxi.client import Client
-from corral.opcodes import make_opcode
-from corral.query.instances import DEFAULT_FIELDS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+#: The columns of a plain ``list``, Ganeti's.
+DEFAULT_FIELDS = ["name", "hypervisor", "os", "pnode", "status", "oper_ram"]
 
 
 def indexed_params(text: str) -> tuple[str, dict[str, Any]]:
@@ -615,6 +617,119 @@ def _failover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configure_move(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    add("-n", "--target-node", required=True, metavar="NODE", help="the node to move to")
+    add(
+        "--ignore-consistency",
+        action="store_true",
+        help="copy the disks even if the instance cannot be stopped on its node",
+    )
+    add(
+        "--shutdown-timeout",
+        type=int,
+        default=120,
+        metavar="SECONDS",
+        help="how long the instance has to shut down before it is killed",
+    )
+    add("--compress", default="none", metavar="TOOL", help="compression for the copy: none")
+    add("--ignore-ipolicy", action="store_true", help="ignore the target's instance policy")
+    add_submit_options(parser)
+    add("instance", metavar="INSTANCE", help="the instance")
+
+
+def _move(args: argparse.Namespace) -> int:
+    """Copy an instance's disks to another node and move it there."""
+    if not args.force and not ask_user(
+        f"Instance {args.instance} will be moved. This requires a shutdown of the instance."
+        " Continue?"
+    ):
+        return 1
+    op = make_opcode(
+        "OP_INSTANCE_MOVE", instance_name=args.instance, target_node=args.target_node,
+        shutdown_timeout=args.shutdown_timeout, ignore_consistency=args.ignore_consistency,
+        compress=args.compress, ignore_ipolicy=args.ignore_ipolicy,
+    )  # fmt: skip
+    submit(args, op)
+    return 0
+
+
+def _configure_recreate(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add(
+        "--disk",
+        dest="disks",
+        action="append",
+        default=[],
+        type=indexed_params,
+        metavar="N[:size=SIZE,mode=ro|rw,spindles=N]",
+        help="recreate only this disk, optionally changed (repeat for more)",
+    )
+    add("-n", "--node", metavar="PNODE[:SNODE]", help="make the disks on these nodes")
+    add("-I", "--iallocator", metavar="NAME", help="let an allocator choose the new nodes")
+    add_submit_options(parser)
+    add("instance", metavar="INSTANCE", help="the (stopped) instance")
+
+
+def recreate_disks(entries: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """``--disk`` options as the opcode's ``disks``: indices, or [index, changes] pairs."""
+    out: list[Any] = []
+    for index, params in entries:
+        if not index.isdigit():
+            raise OpPrereqError(f"invalid disk index {index!r} in --disk (N[:size=...])")
+        if "size" in params:
+            try:
+                params["size"] = parse_size(params["size"])
+            except argparse.ArgumentTypeError as err:
+                raise OpPrereqError(f"disk {index}: {err}") from None
+        if "spindles" in params:
+            try:
+                params["spindles"] = int(params["spindles"])
+            except ValueError:
+                raise OpPrereqError(f"disk {index}: spindles must be a number") from None
+        out.append([int(index), params])
+    if out and all(not params for _, params in out):
+        return [index for index, _ in out]
+    return out
+
+
+def _recreate(args: argparse.Namespace) -> int:
+    """Make an instance's missing disks again (empty)."""
+    nodes = args.node.split(":") if args.node else []
+    op = make_opcode(
+        "OP_INSTANCE_RECREATE_DISKS", instance_name=args.instance,
+        disks=recreate_disks(args.disks), nodes=nodes, iallocator=args.iallocator,
+    )  # fmt: skip
+    submit(args, op)
+    return 0
+
+
+def _configure_change_group(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-I", "--iallocator", metavar="NAME", help="the allocator that chooses the node")
+    add(
+        "--to",
+        dest="to",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="a group to move into (repeat for more; default: every other group)",
+    )
+    add_submit_options(parser)
+    add("instance", metavar="INSTANCE", help="the instance")
+
+
+def _change_group(args: argparse.Namespace) -> int:
+    """Move an instance to another node group."""
+    op = make_opcode(
+        "OP_INSTANCE_CHANGE_GROUP", instance_name=args.instance, iallocator=args.iallocator,
+        target_groups=args.to or None,
+    )  # fmt: skip
+    submit(args, op)
+    return 0
+
+
 def _configure_reinstall(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("-o", "--os-type", metavar="OS[+VARIANT]", help="install this OS instead")
@@ -806,6 +921,12 @@ COMMANDS = [
             _configure_migrate),
     Command("failover", "Stop an instance and start it on another node", _failover,
             _configure_failover),
+    Command("move", "Copy an instance's disks to another node and move it there", _move,
+            _configure_move),
+    Command("recreate-disks", "Make a stopped instance's missing disks again", _recreate,
+            _configure_recreate),
+    Command("change-group", "Move an instance to another node group", _change_group,
+            _configure_change_group),
     Command("reinstall", "Reinstall the OS of stopped instances", _reinstall,
             _configure_reinstall),
     Command("rename", "Give a stopped instance a new name", _rename, _configure_rename),

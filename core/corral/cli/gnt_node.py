@@ -12,6 +12,7 @@ from corral.api.errors import OpPrereqError
 from corral.cli import tags
 from corral.cli.gnt_instance import add_migration_options
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import make_opcode
 from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import key_values
@@ -32,12 +33,10 @@ from corral.crypto.jointoken import TokenStore
 from corral.hostname import check_name
 from corral.hostname import resolve
 from corral.luxi.client import Client
-from corral.opcodes import make_opcode
 from corral.paths import ca_cert_file
 from corral.paths import ca_key_file
 from corral.paths import join_tokens_dir
 from corral.paths import ssconf_dir
-from corral.query.nodes import DEFAULT_FIELDS
 from corral.rpc.protocol import DEFAULT_PORT
 
 if TYPE_CHECKING:
@@ -48,6 +47,9 @@ _INFO_FIELDS = [
     "name", "pip", "sip", "master", "master_candidate", "drained", "offline", "master_capable",
     "vm_capable", "group", "pinst_list", "sinst_list", "ndparams",
 ]  # fmt: skip
+
+#: The columns of a plain ``list``, Ganeti's.
+DEFAULT_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt", "sinst_cnt"]
 
 
 def _configure_info(parser: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from corral.api.cli import Command
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import make_opcode
 from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
 from corral.cli.options import hv_key_values
@@ -15,7 +16,6 @@ from corral.cli.options import key_values
 from corral.cli.options import yes_no
 from corral.cli.tool import run_tool
 from corral.luxi.client import Client
-from corral.opcodes import make_opcode
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -38,11 +38,11 @@ from typing import Final
 from corral.api.errors import CorralError
 from corral.luxi.client import Client
 from corral.luxi.protocol import LuxiError
-from corral.opcodes import OpCode
-from corral.opcodes import dump_opcode
 
 if TYPE_CHECKING:
     import argparse
+
+    from corral.opcodes import OpCode
 
 
 #: ``--priority`` names and their opcode values (Ganeti's OP_PRIO_LOW/NORMAL/HIGH).
@@ -137,6 +137,17 @@ def _reason_entry(args: argparse.Namespace) -> list[Any] | None:
     return [f"{REASON_SOURCE_CLIENT}:{words[0]}", command, time.time_ns()]
 
 
+def make_opcode(op_id: str, **fields: Any) -> OpCode:
+    """Build and check an opcode (``corral.opcodes.make_opcode``).
+
+    The opcode schemas (marshmallow) load here, on first use: a command that
+    only lists or shows things starts a tenth of a second sooner without them.
+    """
+    from corral.opcodes import make_opcode as build
+
+    return build(op_id, **fields)
+
+
 def prepare_ops(
     ops: Sequence[OpCode | Mapping[str, Any]], args: argparse.Namespace
 ) -> list[dict[str, Any]]:
@@ -150,6 +161,9 @@ def prepare_ops(
     dry_run = getattr(args, "dry_run", None)
     debug = getattr(args, "debug", None)
     reason = _reason_entry(args)
+    from corral.opcodes import OpCode
+    from corral.opcodes import dump_opcode
+
     prepared = []
     for op in ops:
         data = dump_opcode(op) if isinstance(op, OpCode) else dict(op)

@@ -11,10 +11,10 @@ from typing import Any
 
 from corral.api.cli import Command
 from corral.cli.jobs import add_submit_options
+from corral.cli.jobs import make_opcode
 from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
 from corral.luxi.client import Client
-from corral.opcodes import make_opcode
 
 if TYPE_CHECKING:
     import argparse

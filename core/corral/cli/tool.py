@@ -11,8 +11,6 @@ from typing import cast
 from corral import __version__
 from corral.api.errors import CorralError
 from corral.api.errors import PluginError
-from corral.plugins.manager import build_plugin_manager
-from corral.plugins.manager import call_impl
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -62,6 +60,8 @@ def command_table(
     tool: str, builtin: Sequence[Command], pm: pluggy.PluginManager
 ) -> dict[str, Command]:
     """Built-in commands plus those plugins add; a clash names the plugin."""
+    from corral.plugins.manager import call_impl
+
     table = {cmd.name: cmd for cmd in builtin}
     # Each implementation alone, so that a clash can name its plugin.
     for impl in pm.hook.corral_cli_commands.get_hookimpls():
@@ -76,15 +76,38 @@ def command_table(
     return table
 
 
+def plugin_manager(args: argparse.Namespace) -> pluggy.PluginManager:
+    """The hook plugins for a command that needs them (built on first use)."""
+    pm = getattr(args, "_plugins", None)
+    if pm is None:
+        from corral.plugins.manager import build_plugin_manager
+
+        pm = args._plugins = build_plugin_manager()
+    return cast("pluggy.PluginManager", pm)
+
+
 def run_tool(
     tool: str, description: str, builtin: Sequence[Command], argv: Sequence[str] | None = None
 ) -> int:
-    """Parse ``argv`` for ``tool`` and run the chosen command."""
-    try:
-        pm = build_plugin_manager()
-        table = command_table(tool, builtin, pm)
-    except CorralError as err:
-        return fail(str(err))
+    """Parse ``argv`` for ``tool`` and run the chosen command.
+
+    A built-in command named first is set up alone, without loading every
+    plugin to look for their commands (which costs more than a listing):
+    plugins are only searched when the command is not a built-in one, or
+    for the tool's own ``--help``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((cmd for cmd in builtin if argv and cmd.name == argv[0]), None)
+    if chosen is not None:
+        table, pm = {chosen.name: chosen}, None
+    else:
+        try:
+            from corral.plugins.manager import build_plugin_manager
+
+            pm = build_plugin_manager()
+            table = command_table(tool, builtin, pm)
+        except CorralError as err:
+            return fail(str(err))
     parser = argparse.ArgumentParser(prog=tool, description=description)
     parser.add_argument("--version", action="version", version=f"{tool} (corral) {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

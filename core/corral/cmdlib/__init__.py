@@ -8,11 +8,14 @@ registry is complete.
 from corral.cmdlib import certificates as certificates
 from corral.cmdlib import cluster as cluster
 from corral.cmdlib import group as group
+from corral.cmdlib import instance_copy as instance_copy
 from corral.cmdlib import instance_create as instance_create
+from corral.cmdlib import instance_group as instance_group
 from corral.cmdlib import instance_lifecycle as instance_lifecycle
 from corral.cmdlib import instance_maint as instance_maint
 from corral.cmdlib import instance_modify as instance_modify
 from corral.cmdlib import instance_move as instance_move
+from corral.cmdlib import instance_recreate as instance_recreate
 from corral.cmdlib import node as node
 from corral.cmdlib import osdefs as osdefs
 from corral.cmdlib import tags as tags

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from corral.api.errors import OpPrereqError
+from corral.cmdlib import instance_common as ic
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.cluster import merge
 from corral.config import objects as o
@@ -23,13 +24,6 @@ from corral.hostname import check_name
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-
-def _group(cfg: o.ConfigData, name: str) -> o.NodeGroup:
-    group = cfg.group_by_name(name)
-    if group is None:
-        raise OpPrereqError(f"Node group '{name}' not known (gnt-group list shows them)")
-    return group
 
 
 def _typed_ipolicy(values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -75,7 +69,7 @@ class LUGroupRemove(LogicalUnit):
 
     async def check_prereq(self) -> None:
         cfg = self.master.config
-        self.group = _group(cfg, self.op.group_name)
+        self.group = ic.lookup_group(cfg, self.op.group_name)
         members = sorted(n.name for n in cfg.nodes.values() if n.group == self.group.uuid)
         if members:
             raise OpPrereqError(
@@ -102,7 +96,7 @@ class LUGroupRename(LogicalUnit):
 
     async def check_prereq(self) -> None:
         cfg = self.master.config
-        self.group = _group(cfg, self.op.group_name)
+        self.group = ic.lookup_group(cfg, self.op.group_name)
         self.new_name = check_name(self.op.new_name, "group name")
         if cfg.group_by_name(self.new_name) is not None:
             raise OpPrereqError(
@@ -121,7 +115,7 @@ class LUGroupSetParams(LogicalUnit):
 
     async def check_prereq(self) -> None:
         op = self.op
-        self.group = _group(self.master.config, op.group_name)
+        self.group = ic.lookup_group(self.master.config, op.group_name)
         self.changes: dict[str, Any] = {}
         self.report: list[list[Any]] = []
         if op.alloc_policy is not None:
@@ -150,7 +144,7 @@ class LUGroupAssignNodes(LogicalUnit):
 
     async def check_prereq(self) -> None:
         cfg = self.master.config
-        self.group = _group(cfg, self.op.group_name)
+        self.group = ic.lookup_group(cfg, self.op.group_name)
         self.nodes = []
         for name in self.op.nodes:
             node = cfg.node_by_name(name)

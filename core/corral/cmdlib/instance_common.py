@@ -41,6 +41,13 @@ def lookup_node(cfg: o.ConfigData, name: str) -> o.Node:
     return node
 
 
+def lookup_group(cfg: o.ConfigData, name: str) -> o.NodeGroup:
+    group = cfg.group_by_name(name)
+    if group is None:
+        raise OpPrereqError(f"Node group '{name}' not known (gnt-group list shows them)")
+    return group
+
+
 def check_node_usable(node: o.Node, what: str = "host instances") -> None:
     """Ganeti's CheckNodeOnline / CheckNodeNotDrained / CheckNodeVmCapable in one."""
     if node.offline:

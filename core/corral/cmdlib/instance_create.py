@@ -48,10 +48,9 @@ GENERATE_MAC = (None, "", "auto", "generate")
 def generate_mac(cfg: o.ConfigData, taken: set[str]) -> str:
     """A MAC with the cluster's prefix that no NIC uses yet."""
     prefix = cfg.cluster.mac_prefix
-    used = taken | {n.mac for i in cfg.instances.values() for n in i.nics}
     for _ in range(1000):
         mac = prefix + "".join(f":{random.randrange(256):02x}" for _ in range(3))
-        if mac not in used:
+        if mac not in taken and mac not in cfg.macs_in_use:
             return mac
     raise OpExecError(f"cannot find a free MAC address with prefix {prefix}")
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 from typing import TypeVar
 
@@ -198,14 +199,35 @@ class ConfigData:
     ctime: float = 0.0
     mtime: float = 0.0
 
+    # The by-name indexes are built once per config object: a config is never
+    # changed in place (changes make a new one with dataclasses.replace), and a
+    # scan per lookup made each create O(instances).
+
+    @cached_property
+    def _nodes_by_name(self) -> dict[str, Node]:
+        return {n.name: n for n in self.nodes.values()}
+
+    @cached_property
+    def _groups_by_name(self) -> dict[str, NodeGroup]:
+        return {g.name: g for g in self.nodegroups.values()}
+
+    @cached_property
+    def _instances_by_name(self) -> dict[str, Instance]:
+        return {i.name: i for i in self.instances.values()}
+
+    @cached_property
+    def macs_in_use(self) -> frozenset[str]:
+        """Every NIC's MAC address (a new NIC must not take one of them)."""
+        return frozenset(n.mac for i in self.instances.values() for n in i.nics)
+
     def node_by_name(self, name: str) -> Node | None:
-        return next((n for n in self.nodes.values() if n.name == name), None)
+        return self._nodes_by_name.get(name)
 
     def group_by_name(self, name: str) -> NodeGroup | None:
-        return next((g for g in self.nodegroups.values() if g.name == name), None)
+        return self._groups_by_name.get(name)
 
     def instance_by_name(self, name: str) -> Instance | None:
-        return next((i for i in self.instances.values() if i.name == name), None)
+        return self._instances_by_name.get(name)
 
 
 S = TypeVar("S", bound=Stamped)

@@ -69,11 +69,14 @@ def choose(
     count: int,
     exclude: Collection[str] = (),
     group: str | None = None,
+    groups: Collection[str] | None = None,
 ) -> tuple[list[str], str]:
-    """``count`` nodes (of one group) for the request, or ([], why not)."""
+    """``count`` nodes (of one group: ``group``, one of ``groups``, or any) for the request,
+    or ([], why not)."""
+    wanted = {group} if group is not None else set(groups) if groups is not None else None
     by_group: dict[str, list[str]] = {}
     for name, node in sorted(data["nodes"].items()):
-        if group is None or node["group"] == group:
+        if wanted is None or node["group"] in wanted:
             by_group.setdefault(node["group"], []).append(name)
     order = sorted(
         by_group,

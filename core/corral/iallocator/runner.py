@@ -28,23 +28,29 @@ def resolve(name: str | None, default: str | None) -> str:
     return str(name)
 
 
-async def run(name: str, data: dict[str, Any], registry: DriverRegistry) -> list[str]:
-    """The nodes the allocator chose; an allocator's refusal is an OpPrereqError with its reason."""
+async def answer(name: str, data: dict[str, Any], registry: DriverRegistry) -> Any:
+    """The allocator's ``result`` for a request it says it solved; a refusal is an
+    OpPrereqError with the allocator's reason."""
     if name == BUILTIN:
-        answer = builtin.run(data)
+        reply = builtin.run(data)
     else:
         try:
             driver = cast("IAllocator", registry.driver(DriverKind.IALLOCATOR, name))
         except PluginError as err:
             raise OpPrereqError(f"cannot use iallocator {name!r}: {err}") from None
-        answer = await driver.run(data)
-    if not isinstance(answer, dict):
-        raise OpPrereqError(f"iallocator {name} gave no answer object: {answer!r}")
-    if not answer.get("success"):
+        reply = await driver.run(data)
+    if not isinstance(reply, dict):
+        raise OpPrereqError(f"iallocator {name} gave no answer object: {reply!r}")
+    if not reply.get("success"):
         raise OpPrereqError(
-            f"Can't compute nodes using iallocator '{name}': {answer.get('info', 'no reason')}"
+            f"Can't compute nodes using iallocator '{name}': {reply.get('info', 'no reason')}"
         )
-    result = answer.get("result")
+    return reply.get("result")
+
+
+async def run(name: str, data: dict[str, Any], registry: DriverRegistry) -> list[str]:
+    """The nodes the allocator chose for an allocate or relocate request."""
+    result = await answer(name, data, registry)
     if not isinstance(result, list) or not all(isinstance(n, str) for n in result):
         raise OpPrereqError(f"iallocator {name} answered with a bad result: {result!r}")
     known = set(data.get("nodes", {}))

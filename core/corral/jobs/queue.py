@@ -289,15 +289,28 @@ class JobQueue:
                 checked.append(err)
         ids = await self._ids.allocate(len(jobs))
         answers: list[list[Any]] = []
+        accepted: list[tuple[int, Job]] = []
         for index, (job_id, opcodes) in enumerate(zip(ids, checked, strict=True)):
             if isinstance(opcodes, CorralError):
                 answers.append([False, str(opcodes)])
                 continue
             try:
                 resolved = [self._resolve_relative(op, ids, index) for op in opcodes]
-                answers.append([True, await self._accept(job_id, resolved)])
+                accepted.append((index, self._new_job(job_id, resolved)))
+                answers.append([True, job_id])
             except CorralError as err:
                 answers.append([False, str(err)])
+        # All written at once: their fsyncs overlap and the candidates get one batch,
+        # where one after the other cost a disk sync and a round trip each.
+        written = await defer.DeferredList(
+            [self._files.persist(job) for _, job in accepted], consumeErrors=True
+        )
+        for (index, job), (ok, outcome) in zip(accepted, written, strict=True):
+            if ok:
+                self._enqueue(job)
+            else:
+                why = getattr(outcome, "value", outcome)
+                answers[index] = [False, f"job {job.id} could not be stored: {why}"]
         return answers
 
     @staticmethod
@@ -316,19 +329,32 @@ class JobQueue:
         return op
 
     async def _accept(self, job_id: int, opcodes: list[Any]) -> int:
+        job = self._new_job(job_id, opcodes)
+        await self._files.persist(job)
+        self._enqueue(job)
+        return job_id
+
+    def _new_job(self, job_id: int, opcodes: list[Any]) -> Job:
         for op in opcodes:
             for dep_id, _ in op.depends or ():
                 if dep_id < 0:
                     raise OpPrereqError("relative job dependencies need SubmitManyJobs")
-        job = Job.new(job_id, opcodes, self._now())
-        await self._files.persist(job)
+        return Job.new(job_id, opcodes, self._now())
+
+    def _enqueue(self, job: Job) -> None:
+        """A durable job joins the queue and may run."""
+        job_id = job.id
         self._jobs[job_id] = job
         heapq.heappush(self._ready, (job.priority, job_id))
         self._notify(job)
         self._schedule()
-        return job_id
 
     # -- scheduling --------------------------------------------------------------
+
+    def set_max_running(self, limit: int) -> None:
+        """Change how many jobs may run at once; a higher limit starts waiting jobs now."""
+        self.max_running = max(1, int(limit))
+        self._schedule()
 
     def _dependency_state(self, job: Job) -> str | None:
         """None if the job may run now, "wait" if not yet, or why it never can."""

@@ -80,7 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="job queue directory (default: var/lib/corral/queue below $CORRAL_ROOTDIR)",
     )
     parser.add_argument(
-        "--max-running-jobs", type=int, default=20, help="jobs that may run at once (default 20)"
+        "--max-running-jobs",
+        type=int,
+        default=20,
+        help="jobs that may run at once without a cluster (default 20); in a cluster, its"
+        " max_running_jobs parameter decides ('gnt-cluster modify --max-running-jobs')",
     )
     parser.add_argument(
         "--catch-up-interval",
@@ -216,6 +220,13 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
         max_running=args.max_running_jobs,
         replicate=replicator.replicate if replicator is not None else None,
     )
+    if master is not None:  # the cluster's parameter decides, and follows its changes
+        queue.set_max_running(master.config.cluster.max_running_jobs)
+
+        async def follow_limit(cfg: Any) -> None:
+            queue.set_max_running(cfg.cluster.max_running_jobs)
+
+        master.writer.listeners.append(follow_limit)
     report = await queue.start()
     handler = MasterHandler(queue, data_dir() / "watcher.pause", master)
     if master is not None and replicator is not None:

@@ -8,7 +8,9 @@ failed start leaves nothing active; stopping detaches them after.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import errno
 import os
 from typing import TYPE_CHECKING
 from typing import Any
@@ -17,8 +19,10 @@ from twisted.internet import threads
 from twisted.logger import Logger
 
 from corral.api.errors import CorralError
+from corral.api.errors import OpExecError
 from corral.api.errors import OpPrereqError
 from corral.api.hypervisor import BlockDevice
+from corral.paths import node_local
 from corral.rpc import instancedoc
 
 if TYPE_CHECKING:
@@ -49,6 +53,70 @@ def _zero(path: str, start: int, length: int) -> None:
         os.close(fd)
 
 
+def _here(template: DiskTemplate, disk: DiskSpec) -> DiskSpec:
+    """``disk`` with a node-local storage directory as this node sees it (shared ones stay)."""
+    if getattr(template, "SHARED", False) or not disk.storage_dir:
+        return disk
+    return dataclasses.replace(disk, storage_dir=node_local(disk.storage_dir))
+
+
+def _read(path: str, start: int, length: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.pread(fd, length, start)
+    finally:
+        os.close(fd)
+
+
+def _hole(path: str, start: int, end: int) -> int:
+    """Bytes from ``start`` that hold no data (a sparse file's hole), up to ``end``.
+
+    0 where the filesystem cannot tell (a block device): then the data is read.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.lseek(fd, start, os.SEEK_DATA)
+    except OSError as err:
+        if err.errno == errno.ENXIO:  # no data from here to the end
+            return end - start
+        return 0  # SEEK_DATA not supported here
+    finally:
+        os.close(fd)
+    return max(0, min(data, end) - start)
+
+
+def _write(path: str, start: int, data: bytes, zero: int, sync: bool) -> None:
+    """Write ``data`` at ``start``, or with ``zero`` make that many bytes read as zeros.
+
+    A new disk usually reads as zeros already (a sparse file): then nothing
+    is written, so a copied sparse disk stays sparse.
+    """
+    if zero and _hole(path, start, start + zero) >= zero:
+        return  # a hole already: nothing to write (and the copy stays sparse)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if zero:
+            for done in range(0, zero, WIPE_BLOCK):
+                count = min(WIPE_BLOCK, zero - done)
+                block = bytes(count)
+                if os.pread(fd, count, start + done) != block:
+                    os.pwrite(fd, block, start + done)
+        else:
+            view, done = memoryview(data), 0
+            while done < len(data):
+                done += os.pwrite(fd, view[done:], start + done)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mib(method: str, **values: Any) -> None:
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise OpPrereqError(f"{method}: {name} must be a non-negative integer, not {value!r}")
+
+
 #: Ganeti's reboot types.
 REBOOT_TYPES = ("soft", "hard", "full")
 
@@ -68,7 +136,13 @@ class InstanceProcedures:
     def _open(self, doc: Any) -> tuple[Hypervisor, DiskTemplate, InstanceSpec, list[DiskSpec]]:
         hv_name, template_name = instancedoc.driver_names(doc)
         spec, disks = instancedoc.decode(doc)
-        return self._registry.hypervisor(hv_name), self._template(template_name), spec, disks
+        template = self._template(template_name)
+        disks = [_here(template, disk) for disk in disks]
+        return self._registry.hypervisor(hv_name), template, spec, disks
+
+    def _disk(self, template: str, data: Any) -> tuple[DiskTemplate, DiskSpec]:
+        driver = self._template(template)
+        return driver, _here(driver, instancedoc.decode_disk(data))
 
     async def _attach_all(
         self, template: DiskTemplate, spec: InstanceSpec, disks: list[DiskSpec]
@@ -95,39 +169,91 @@ class InstanceProcedures:
 
     async def rpc_disk_create(self, template: str, disk: dict[str, Any]) -> str:
         """Create one disk; returns its logical id (the driver leaves nothing on failure)."""
-        return await self._template(template).create(instancedoc.decode_disk(disk))
+        driver, spec = self._disk(template, disk)
+        return await driver.create(spec)
 
     async def rpc_disk_remove(self, template: str, disk: dict[str, Any]) -> None:
-        await self._template(template).remove(instancedoc.decode_disk(disk))
+        driver, spec = self._disk(template, disk)
+        await driver.remove(spec)
 
     async def rpc_disk_grow(self, template: str, disk: dict[str, Any], amount: int) -> int:
         """Grow a disk by ``amount`` MiB; returns its real size after."""
         if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
             raise OpPrereqError(f"disk_grow: amount must be a non-negative integer, not {amount!r}")
-        driver, spec = self._template(template), instancedoc.decode_disk(disk)
+        driver, spec = self._disk(template, disk)
         await driver.grow(spec, amount)
         return await driver.size(dataclasses.replace(spec, size=spec.size + amount))
 
     async def rpc_disk_attach(self, template: str, disk: dict[str, Any]) -> str:
-        return await self._template(template).attach(instancedoc.decode_disk(disk))
+        driver, spec = self._disk(template, disk)
+        return await driver.attach(spec)
 
     async def rpc_disk_detach(self, template: str, disk: dict[str, Any]) -> None:
-        await self._template(template).detach(instancedoc.decode_disk(disk))
+        driver, spec = self._disk(template, disk)
+        await driver.detach(spec)
 
     async def rpc_disk_wipe(
         self, template: str, disk: dict[str, Any], offset: int, size: int
     ) -> None:
         """Write zeros over ``size`` MiB of a disk from ``offset`` MiB (one chunk of a wipe)."""
-        for name, value in (("offset", offset), ("size", size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise OpPrereqError(f"disk_wipe: {name} must be a non-negative integer")
-        driver, spec = self._template(template), instancedoc.decode_disk(disk)
+        _mib("disk_wipe", offset=offset, size=size)
+        driver, spec = self._disk(template, disk)
         if offset + size > spec.size:
             raise OpPrereqError(
                 f"disk_wipe: {offset}+{size} MiB lies beyond the disk's {spec.size} MiB"
             )
         path = await driver.attach(spec)
         await threads.deferToThread(_zero, path, offset * MIB, size * MIB)
+
+    async def rpc_disk_read(
+        self, template: str, disk: dict[str, Any], offset: int, size: int
+    ) -> dict[str, Any]:
+        """``size`` MiB of a disk from ``offset`` MiB, for a copy to another node.
+
+        A piece that is all zeros comes back as ``{"zero": bytes}`` rather
+        than as data, so sparse disks cost no transfer; where the disk has a
+        hole (a sparse file), that length covers the whole hole in whole MiB,
+        which may be more than was asked for.
+        """
+        _mib("disk_read", offset=offset, size=size)
+        driver, spec = self._disk(template, disk)
+        if offset + size > spec.size:
+            raise OpPrereqError(
+                f"disk_read: {offset}+{size} MiB lies beyond the disk's {spec.size} MiB"
+            )
+        path = await driver.attach(spec)
+        hole = await threads.deferToThread(_hole, path, offset * MIB, spec.size * MIB)
+        if hole >= size * MIB:
+            return {"zero": hole // MIB * MIB}
+        data = await threads.deferToThread(_read, path, offset * MIB, size * MIB)
+        if len(data) != size * MIB:
+            raise OpExecError(f"disk_read: {path} ended after {offset * MIB + len(data)} bytes")
+        if data == bytes(len(data)):
+            return {"zero": len(data)}
+        return {"data": base64.b64encode(data).decode("ascii")}
+
+    async def rpc_disk_write(
+        self,
+        template: str,
+        disk: dict[str, Any],
+        offset: int,
+        document: bytes,
+        zero: int = 0,
+        sync: bool = False,
+    ) -> None:
+        """Write the request body at ``offset`` MiB of a disk (or ``zero`` bytes of zeros).
+
+        ``sync`` makes the disk durable: the copy's last piece asks for it.
+        """
+        _mib("disk_write", offset=offset, zero=zero)
+        driver, spec = self._disk(template, disk)
+        length = zero or len(document)
+        if offset * MIB + length > spec.size * MIB:
+            raise OpPrereqError(
+                f"disk_write: {length} bytes at {offset} MiB lie beyond the disk's {spec.size} MiB"
+            )
+        path = await driver.attach(spec)
+        await threads.deferToThread(_write, path, offset * MIB, document, zero, bool(sync))
 
     # -- lifecycle ----------------------------------------------------------------
 

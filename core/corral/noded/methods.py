@@ -52,6 +52,7 @@ from corral.paths import ca_cert_file
 from corral.paths import ca_key_file
 from corral.paths import join_tokens_dir
 from corral.paths import node_cert_file
+from corral.paths import node_local
 from corral.plugins.manager import build_plugin_manager
 from corral.rpc.protocol import PROTOCOL_VERSION
 
@@ -128,7 +129,7 @@ class NodeMethods(OSProcedures):
          "os_diagnose", "os_validate"}
     )  # fmt: skip
     #: Take one large JSON document as the request body (see corral.rpc.protocol).
-    DOCUMENT = frozenset({"config_push"})
+    DOCUMENT = frozenset({"config_push", "disk_write"})
 
     def __init__(
         self,
@@ -236,6 +237,7 @@ class NodeMethods(OSProcedures):
         }
         storage = ssconf.read(self._state_dir, "file_storage_dir")
         if storage:
+            storage = node_local(storage)
             try:
                 stat = os.statvfs(storage)
             except OSError:
@@ -360,6 +362,8 @@ class NodeMethods(OSProcedures):
                 path = ssconf.read(self._state_dir, key)
                 if kind not in enabled or not path:
                     continue
+                if kind == "file":
+                    path = node_local(path)
                 try:
                     stat = os.statvfs(path)
                 except OSError:

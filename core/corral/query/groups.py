@@ -68,8 +68,6 @@ FIELDS: dict[str, Field] = {
     ]
 }  # fmt: skip
 
-DEFAULT_FIELDS = ["name", "node_cnt", "pinst_cnt", "alloc_policy", "ndparams"]
-
 
 def resource(master: MasterContext) -> Resource[GroupData]:
     async def context(live: bool, needed: set[str]) -> GroupData:

@@ -175,8 +175,6 @@ FIELDS: dict[str, Field] = {
     ]
 }  # fmt: skip
 
-DEFAULT_FIELDS = ["name", "hypervisor", "os", "pnode", "status", "oper_ram"]
-
 
 def resource(master: MasterContext) -> Resource[InstanceData]:
     async def context(live: bool, needed: set[str]) -> InstanceData:

@@ -145,8 +145,6 @@ FIELDS: dict[str, Field] = {
     ]
 }  # fmt: skip
 
-DEFAULT_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "pinst_cnt", "sinst_cnt"]
-
 
 def resource(master: MasterContext) -> Resource[NodeData]:
     async def context(live: bool, needed: set[str]) -> NodeData:

@@ -164,7 +164,7 @@ class RpcClient:
         creds: NodeCredentials | None,
         port: int = DEFAULT_PORT,
         timeout: float = 60.0,
-        max_per_node: int = 4,
+        max_per_node: int = 32,
         tls_for: TlsFor | None = None,
     ) -> None:
         self._reactor = reactor

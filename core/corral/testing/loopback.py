@@ -93,8 +93,8 @@ class LoopbackCluster:
             VNode(f"node{i}.{domain}", f"{prefix}.{i}", base / f"node{i}")
             for i in range(1, count + 1)
         ]
-        for node in self.nodes:
-            node.root.mkdir(parents=True)
+        for node in self.nodes:  # with each node's own file storage (paths.node_local)
+            (node.root / "srv/corral/file-storage").mkdir(parents=True)
         self.master_ip = f"{prefix}.254"
         self.port = _free_port([n.ip for n in self.nodes])
         self.name = f"cluster.{domain}"
@@ -107,8 +107,7 @@ class LoopbackCluster:
         m = self.master
         return m.run(
             "gnt-cluster", "init", "--primary-ip", m.ip, "--master-ip", self.master_ip,
-            "--rpc-port", str(self.port), "--file-storage-dir", str(m.root / "file-storage"),
-            "--master-netdev", "lo",
+            "--rpc-port", str(self.port), "--master-netdev", "lo",
             *options, self.name,
         )  # fmt: skip
 

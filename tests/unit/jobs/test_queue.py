@@ -291,3 +291,54 @@ async def test_kill_argument_must_be_a_boolean(reactor, tmp_path) -> None:
     job_id = await queue.submit([DELAY])
     with pytest.raises(OpPrereqError, match="kill must be true or false"):
         await queue.cancel(job_id, "yes")
+
+
+@async_test
+async def test_submit_many_writes_the_jobs_together_and_keeps_their_order(
+    reactor, tmp_path
+) -> None:
+    queue, _ = make_queue(reactor, tmp_path)
+    await queue.start()
+    writes: list[int] = []
+    in_flight = [0]
+    peak = [0]
+    real = queue._files.persist
+
+    def persist(job):  # count how many job files are being written at once
+        writes.append(job.id)
+        in_flight[0] += 1
+        if len(writes) == 3:  # the batch's last job: are the other two still in flight?
+            peak[0] = in_flight[0]
+        done = real(job)
+        done.addBoth(lambda r: (in_flight.__setitem__(0, in_flight[0] - 1), r)[1])
+        return done
+
+    queue._files.persist = persist
+    answers = await queue.submit_many(
+        [[DELAY], [{"OP_ID": "OP_NO_SUCH"}], [DELAY], [{**DELAY, "depends": [[-1, []]]}]]
+    )
+    assert [ok for ok, _ in answers] == [True, False, True, True]
+    assert "OP_NO_SUCH" in answers[1][1]
+    ids = [job_id for ok, job_id in answers if ok]
+    assert ids == sorted(ids) and writes[:3] == ids  # stored in order, before any ran
+    assert peak[0] == 3  # the three written together, not one after the other
+    for job_id in ids:
+        assert await until_final(reactor, queue, job_id) == "success"
+
+
+@async_test
+async def test_a_higher_running_limit_starts_waiting_jobs_at_once(reactor, tmp_path) -> None:
+    queue, locks = make_queue(reactor, tmp_path)
+    queue.set_max_running(1)
+    await queue.start()
+    long = {**DELAY, "duration": 30.0}
+    first = await queue.submit([long])
+    await until_status(reactor, queue, first, "running")
+    second = await queue.submit([long])
+    await task.deferLater(reactor, 0.05, lambda: None)
+    assert queue.query([second], ["status"])[0][0] == "queued"  # no room yet
+    queue.set_max_running(2)
+    await until_status(reactor, queue, second, "running")
+    for job_id in (first, second):
+        await queue.cancel(job_id, True)
+    assert locks.info() == []

@@ -210,6 +210,27 @@ async def test_state_survives_a_daemon_restart(
 
 
 @async_test
+async def test_the_kept_listing_follows_every_change_of_the_state_directory(
+    hv: FakeHypervisor, driver_context: DriverContext
+) -> None:
+    """Two processes on one state directory (a daemon restart racing an old one, or
+    an operator's copy): each sees the other's records, kept listing or not."""
+    other = FakeHypervisor(
+        DriverContext.create(driver_context.reactor, driver_context.state_dir, NODE)
+    )
+    await hv.start(spec("web1"))
+    assert await hv.list_instances() == ["web1"]  # the listing is kept from here on
+    await other.start(spec("web2"))
+    assert await hv.list_instances() == ["web1", "web2"]
+    await hv.start(spec("web3"))  # its own write updates the kept listing
+    assert await hv.list_instances() == ["web1", "web2", "web3"]
+    assert await other.list_instances() == ["web1", "web2", "web3"]
+    await other.stop(spec("web1"))
+    assert await hv.list_instances() == ["web2", "web3"]
+    assert (await hv.node_info()).memory_free == 768 - 256
+
+
+@async_test
 async def test_record_holds_the_instance_and_is_written_atomically(hv: FakeHypervisor) -> None:
     await hv.start(spec("web1", memory=256, vcpus=2, fail_start=False))
     record = json.loads(instance_file(hv, "web1").read_text())

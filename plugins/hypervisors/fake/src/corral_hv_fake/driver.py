@@ -202,6 +202,8 @@ class FakeHypervisor(Hypervisor):
         self.node_file = self.state_dir / "node.json"
         self._booting: dict[str, _Boot] = {}
         self._cache: dict[Path, tuple[tuple[int, int, int], InstanceRecord]] = {}
+        #: Every record, by the directory's identity (inode, mtime): see _load_all.
+        self._all: tuple[tuple[int, int], list[InstanceRecord]] | None = None
 
     # -- state files ---------------------------------------------------------------
 
@@ -261,17 +263,65 @@ class FakeHypervisor(Hypervisor):
         return self._read(self._path(name))
 
     def _load_all(self) -> list[InstanceRecord]:
-        """Every readable record on this node; unreadable ones are logged and skipped."""
-        records = []
+        """Every readable record on this node; unreadable ones are logged and skipped.
+
+        Records are only ever replaced whole (a new file renamed into place),
+        which changes the directory's mtime; while it stays the same, the last
+        listing holds, which saves a stat per instance on every start and
+        node_info. This process's own writes update the listing as they go
+        (:meth:`_after_write`); one with a broken record is not kept, so the
+        warning comes on every call. Another writer is seen by the mtime, as
+        fine as the filesystem keeps it (one node daemon owns the directory).
+        """
+        key = self._dir_key()
+        if key is None:
+            return []
+        if self._all is not None and self._all[0] == key:
+            return [dataclasses.replace(r) for r in self._all[1]]
+        records, clean = [], True
         for path in self._record_paths():
             try:
                 record = self._read(path)
             except CorruptStateError as err:
                 self.ctx.log.warn("skipping fake instance: {error}", error=str(err))
+                clean = False
                 continue
             if record is not None:
                 records.append(record)
+        self._all = (key, [dataclasses.replace(r) for r in records]) if clean else None
         return records
+
+    def _dir_key(self) -> tuple[int, int] | None:
+        try:
+            info = self.instances_dir.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise HypervisorError(
+                f"cannot read fake hypervisor state directory {self.instances_dir} on node"
+                f" {self.ctx.node_name}: {err.strerror}"
+            ) from err
+        return (info.st_ino, info.st_mtime_ns)
+
+    def _current_listing(self) -> list[InstanceRecord] | None:
+        """The kept listing if the directory has not changed since, else None."""
+        if self._all is None or self._all[0] != self._dir_key():
+            return None
+        return self._all[1]
+
+    def _after_write(
+        self, listing: list[InstanceRecord] | None, name: str, record: InstanceRecord | None
+    ) -> None:
+        """This process wrote (``record``) or removed (None) ``name``'s record: a
+        listing that was current before is brought up to date, not read again."""
+        if listing is None:
+            return
+        kept = [r for r in listing if r.name != name]
+        if record is not None:
+            kept.append(dataclasses.replace(record))
+            kept.sort(key=lambda r: r.name)
+        key = self._dir_key()
+        self._all = (key, kept) if key is not None else None
 
     def _record_paths(self) -> list[Path]:
         try:
@@ -283,6 +333,7 @@ class FakeHypervisor(Hypervisor):
 
     def _save(self, record: InstanceRecord) -> None:
         path = self._path(record.name)
+        listing, self._all = self._current_listing(), None  # unknown until written
         try:
             self.ctx.driver_dir(self.kind, self.name)
             self.instances_dir.mkdir(exist_ok=True)
@@ -292,9 +343,11 @@ class FakeHypervisor(Hypervisor):
             raise HypervisorError(
                 f"fake hypervisor cannot write {path} on node {self.ctx.node_name}: {err}"
             ) from err
+        self._after_write(listing, record.name, record)
 
     def _delete(self, name: str) -> None:
         path = self._path(name)
+        listing, self._all = self._current_listing(), None
         try:
             path.unlink()
         except FileNotFoundError:
@@ -304,6 +357,7 @@ class FakeHypervisor(Hypervisor):
                 f"fake hypervisor cannot remove {path} on node {self.ctx.node_name}: {err}"
             ) from err
         fsync_dir(path.parent)
+        self._after_write(listing, name, None)
 
     def _now(self) -> float:
         now: float = self.ctx.reactor.seconds()
