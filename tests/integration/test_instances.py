@@ -355,3 +355,32 @@ def test_batch_create_checks_everything_first(cluster: LoopbackCluster, tmp_path
     ]  # fmt: skip
     for entry in entries:
         m.run("gnt-instance", "remove", "-f", entry["instance_name"])
+
+
+def test_nic_changes_with_modify(cluster: LoopbackCluster) -> None:
+    m, name = cluster.master, "nics.example.com"
+    m.run("gnt-instance", "add", "-t", "diskless", "-o", "noop", "--no-start",
+          "--net", "0:link=br0", "--no-name-check", name)  # fmt: skip
+    (mac0,) = field(cluster, name, "nic.macs")[0].split(",")
+    out = m.run("gnt-instance", "modify", "--net", "add:link=br1,ip=10.0.0.5", name).stdout
+    assert " - nic.1 -> add:mac=" in out and ",ip=10.0.0.5,link=br1" in out
+    out = m.run("gnt-instance", "modify", "--net", "1:modify,link=br2,mac=aa:00:00:12:34:56",
+                name).stdout  # fmt: skip
+    assert " - nic.link/1 -> br2" in out and " - nic.mac/1 -> aa:00:00:12:34:56" in out
+    assert field(cluster, name, "nic.count", "nic.links", "nic.macs") == [
+        "2", "br0,br2", f"{mac0},aa:00:00:12:34:56"
+    ]  # fmt: skip
+    # Bad input changes nothing: a MAC in use, an unknown NIC, a malformed change.
+    for argv, message in [
+        (["--net", f"1:modify,mac={mac0}"], f"MAC address {mac0} already in use"),
+        (["--net", "5:remove"], "Invalid NIC index 5 (the instance has 2 NICs)"),
+        (["--net", "1:modify,colour=red"], "colour: unknown NIC parameter"),
+        (["--net", "frob"], "invalid NIC change 'frob'"),
+    ]:
+        refused = m.run("gnt-instance", "modify", *argv, name, check=False)
+        assert refused.returncode != 0 and message in refused.stderr, (argv, refused.stderr)
+    assert field(cluster, name, "nic.count", "nic.links") == ["2", "br0,br2"]
+    out = m.run("gnt-instance", "modify", "--net", "0:remove", name).stdout
+    assert " - nic.0 -> remove" in out
+    assert field(cluster, name, "nic.links", "nic.macs") == ["br2", "aa:00:00:12:34:56"]
+    m.run("gnt-instance", "remove", "-f", name)

@@ -406,22 +406,48 @@ def _reboot(args: argparse.Namespace) -> int:
                      ignore_secondaries=args.ignore_secondaries)  # fmt: skip
 
 
-def disk_change(text: str) -> list[Any]:
-    """``--disk add:size=4g``, ``--disk N:add:...``, ``--disk remove``, ``--disk N:remove``."""
-    parts = text.split(":", 2)
+def _device_change(text: str, what: str, actions: tuple[str, ...]) -> list[Any]:
+    """Ganeti's ``[ID:]ACTION[,key=val...]`` (``ACTION:key=val`` too) -> [action, index, params].
+
+    ``ID`` is an index (negative counts from the end) or a name or UUID;
+    without one, add appends and remove takes the last device.
+    """
+    head, sep, rest = text.partition(":")
     index: Any = -1
-    if parts[0].lstrip("-").isdigit():
-        index = int(parts.pop(0))
-    if not parts or parts[0] not in ("add", "remove"):
-        raise argparse.ArgumentTypeError(
-            f"invalid disk change {text!r}: use add:size=SIZE[,mode=rw], remove or N:remove"
-        )
-    action, params = parts[0], key_values(parts[1]) if len(parts) > 1 else {}
+    first, _, tail = head.partition(",")
+    if first in actions:  # no ID: "add:size=1g", "add,size=1g", "remove"
+        action, params_text = first, ",".join(x for x in (tail, rest if sep else "") if x)
+    else:
+        index = int(head) if head.lstrip("-").isdigit() else head
+        cut = min((i for i in (rest.find(","), rest.find(":")) if i >= 0), default=len(rest))
+        action, params_text = rest[:cut], rest[cut + 1 :]
+        if not sep or action not in actions:
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} change {text!r}: use [N:]add[,key=value...], [N:]remove"
+                f" or N:modify,key=value..."
+            )
+    params = key_values(params_text) if params_text else {}
+    if action == "remove" and params:
+        raise argparse.ArgumentTypeError(f"a {what} removal takes no parameters: {text!r}")
+    if action == "modify" and not params:
+        raise argparse.ArgumentTypeError(f"nothing to modify in {text!r}")
+    return [action, index, params]
+
+
+def disk_change(text: str) -> list[Any]:
+    """``--disk [N:]add,size=4g``, ``--disk [N:]remove``."""
+    change = _device_change(text, "disk", ("add", "remove"))
+    params = change[2]
     if "size" in params:
         params["size"] = parse_size(params["size"])
-    if action == "add" and "size" not in params:
+    if change[0] == "add" and "size" not in params:
         raise argparse.ArgumentTypeError(f"a new disk needs a size: {text!r}")
-    return [action, index, params]
+    return change
+
+
+def nic_change(text: str) -> list[Any]:
+    """``--net [N:]add[,link=br0,mac=..,ip=..]``, ``--net [ID:]remove``, ``--net ID:modify,..``."""
+    return _device_change(text, "NIC", ("add", "remove", "modify"))
 
 
 def _configure_modify(parser: argparse.ArgumentParser) -> None:
@@ -458,8 +484,17 @@ def _configure_modify(parser: argparse.ArgumentParser) -> None:
         action="append",
         type=disk_change,
         default=[],
-        metavar="[N:]add:size=SIZE|[N:]remove",
+        metavar="[N:]add,size=SIZE|[N:]remove",
         help="add or remove a disk (repeat for more)",
+    )
+    add(
+        "--net",
+        dest="nics",
+        action="append",
+        type=nic_change,
+        default=[],
+        metavar="[N:]add[,link=..,mac=..,ip=..,mode=..]|[ID:]remove|ID:modify,KEY=VAL",
+        help="add, remove or change a NIC (repeat for more; at the next start)",
     )
     add(
         "--offline",
@@ -482,13 +517,13 @@ def _configure_modify(parser: argparse.ArgumentParser) -> None:
 
 
 def _modify(args: argparse.Namespace) -> int:
-    """Change an instance's parameters and disks (most take effect at the next start)."""
+    """Change an instance's parameters, disks and NICs (most take effect at the next start)."""
     op = make_opcode(
         "OP_INSTANCE_SET_PARAMS", instance_name=args.instance,
         beparams=args.backend_parameters, hvparams=args.hypervisor_parameters,
         osparams=args.os_parameters, os_name=args.os_type, force_variant=args.force_variant,
-        disks=args.disks, offline=args.offline, ignore_ipolicy=args.ignore_ipolicy,
-        force=args.force,
+        disks=args.disks, nics=args.nics, offline=args.offline,
+        ignore_ipolicy=args.ignore_ipolicy, force=args.force,
     )  # fmt: skip
     status, results = submit(args, op)
     if status is None:

@@ -55,6 +55,50 @@ def generate_mac(cfg: o.ConfigData, taken: set[str]) -> str:
     raise OpExecError(f"cannot find a free MAC address with prefix {prefix}")
 
 
+def network_uuid(cfg: o.ConfigData, index: int, name: str) -> str:
+    found = next((n for n in cfg.networks.values() if name in (n.name, n.uuid)), None)
+    if found is None:
+        raise OpPrereqError(f"nic {index}: network {name} not known")
+    return found.uuid
+
+
+def check_mac(cfg: o.ConfigData, index: int, mac: str, taken: set[str]) -> str:
+    """``mac`` (lower case) if it is a valid MAC no NIC uses yet."""
+    mac = mac.lower()
+    if not MAC_RE.match(mac):
+        raise OpPrereqError(f"nic {index}: invalid MAC address {mac!r} (aa:00:00:xx:yy:zz)")
+    if mac in taken or mac in cfg.macs_in_use:
+        raise OpPrereqError(f"nic {index}: MAC address {mac} already in use")
+    taken.add(mac)
+    return mac
+
+
+def make_nic(cfg: o.ConfigData, index: int, spec: dict[str, Any], taken: set[str]) -> o.Nic:
+    """A new NIC from a Ganeti NIC spec (mac, ip, mode, link, vlan, network, name);
+    ``taken`` collects the MACs given out in the same operation."""
+    mac = (spec.get("mac") or "").lower()
+    if mac in GENERATE_MAC:
+        mac = generate_mac(cfg, taken)
+        taken.add(mac)
+    else:
+        mac = check_mac(cfg, index, mac, taken)
+    network = network_uuid(cfg, index, spec["network"]) if spec.get("network") else None
+    params = {k: spec[k] for k in ("mode", "link", "vlan") if spec.get(k) is not None}
+    if spec.get("bridge") and "link" not in params:
+        params["link"] = spec["bridge"]
+    ip = spec.get("ip")
+    if ip in ("", "none"):
+        ip = None
+    return o.Nic(
+        uuid=str(uuid.uuid4()),
+        mac=mac,
+        ip=ip,
+        network=network,
+        name=spec.get("name"),
+        nicparams=typed.core("nicparams", params, f"nic {index}"),
+    )
+
+
 def _ip_in_use(address: str, port: int) -> bool:
     """Ganeti's --ip-check: does something answer at the address (blocking)?"""
     try:
@@ -196,43 +240,8 @@ class LUInstanceCreate(LogicalUnit):
         return typed.core("beparams", given, "beparams")
 
     def _nics(self, cfg: o.ConfigData) -> list[o.Nic]:
-        nics: list[o.Nic] = []
         taken: set[str] = set()
-        for index, spec in enumerate(self.op.nics):
-            mac = (spec.get("mac") or "").lower()
-            if mac in GENERATE_MAC:
-                mac = generate_mac(cfg, taken)
-            elif any(n.mac == mac for i in cfg.instances.values() for n in i.nics) or (
-                mac in taken
-            ):
-                raise OpPrereqError(f"nic {index}: MAC address {mac} already in use")
-            taken.add(mac)
-            network = None
-            if spec.get("network"):
-                found = next(
-                    (n for n in cfg.networks.values() if spec["network"] in (n.name, n.uuid)),
-                    None,
-                )
-                if found is None:
-                    raise OpPrereqError(f"nic {index}: network {spec['network']} not known")
-                network = found.uuid
-            params = {k: spec[k] for k in ("mode", "link", "vlan") if spec.get(k) is not None}
-            if spec.get("bridge") and "link" not in params:
-                params["link"] = spec["bridge"]
-            ip = spec.get("ip")
-            if ip in ("", "none"):
-                ip = None
-            nics.append(
-                o.Nic(
-                    uuid=str(uuid.uuid4()),
-                    mac=mac,
-                    ip=ip,
-                    network=network,
-                    name=spec.get("name"),
-                    nicparams=typed.core("nicparams", params, f"nic {index}"),
-                )
-            )
-        return nics
+        return [make_nic(cfg, i, spec, taken) for i, spec in enumerate(self.op.nics)]
 
     async def _place(self, cfg: o.ConfigData) -> None:
         op = self.op

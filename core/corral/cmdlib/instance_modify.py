@@ -19,6 +19,11 @@ from corral.api.errors import OpExecError
 from corral.api.errors import OpPrereqError
 from corral.cmdlib import instance_common as ic
 from corral.cmdlib.cluster import merge
+from corral.cmdlib.instance_create import GENERATE_MAC
+from corral.cmdlib.instance_create import check_mac
+from corral.cmdlib.instance_create import generate_mac
+from corral.cmdlib.instance_create import make_nic
+from corral.cmdlib.instance_create import network_uuid
 from corral.cmdlib.instance_lifecycle import InstanceLU
 from corral.cmdlib.instance_lifecycle import running_record
 from corral.config import objects as o
@@ -49,8 +54,6 @@ class LUInstanceSetParams(InstanceLU):
         ]
         if unsupported:
             raise OpPrereqError(f"corral cannot change {', '.join(unsupported)} yet")
-        if op.nics:
-            raise OpPrereqError("corral cannot change an instance's NICs yet")
 
     async def check_prereq(self) -> None:
         await super().check_prereq()
@@ -95,6 +98,7 @@ class LUInstanceSetParams(InstanceLU):
             self.changes["admin_state"] = o.AdminState.OFFLINE if op.offline else o.AdminState.DOWN
             self.report.append(["admin_state", "offline" if op.offline else "online"])
         self._plan_disks(cfg, inst)
+        self._plan_nics(cfg, inst)
         be = effective_beparams(
             cfg.cluster,
             dataclasses.replace(inst, **{k: v for k, v in self.changes.items() if k == "beparams"}),
@@ -107,6 +111,7 @@ class LUInstanceSetParams(InstanceLU):
             vcpus=int(be["vcpus"]),
             spindle_use=int(be["spindle_use"]),
             disk_sizes=sizes,
+            nic_count=len(self.nics),
         )
         for warning in ic.check_ipolicy(
             cfg, self.pnode, specs, op.ignore_ipolicy, "Modifying the instance"
@@ -153,17 +158,76 @@ class LUInstanceSetParams(InstanceLU):
         for _position, disk in self.removed:
             self.disks.remove(disk)
 
-    def _index(self, index: Any) -> int:
-        count = len(self.disks)
+    def _index(self, index: Any, devices: list[Any] | None = None, what: str = "disk") -> int:
+        devices = self.disks if devices is None else devices
+        count = len(devices)
         if isinstance(index, int):
             position = count + index if index < 0 else index
             if 0 <= position < count:
                 return position
         else:
-            for position, disk in enumerate(self.disks):
-                if index in (disk.name, disk.uuid):
+            for position, device in enumerate(devices):
+                if index in (device.name, device.uuid):
                     return position
-        raise OpPrereqError(f"Invalid disk index {index!r} (the instance has {count} disks)")
+        raise OpPrereqError(f"Invalid {what} index {index!r} (the instance has {count} {what}s)")
+
+    def _plan_nics(self, cfg: o.ConfigData, inst: o.Instance) -> None:
+        """NIC additions, removals and changes, as Ganeti reports them (``nic.0``...)."""
+        self.nics = list(inst.nics)
+        if not self.op.nics:
+            return
+        taken: set[str] = set()
+        for action, index, params in self.op.nics:
+            if action == "add":
+                nic = make_nic(cfg, len(self.nics), params, taken)
+                self.nics.append(nic)
+                link = nic.nicparams.get("link")
+                self.report.append(
+                    [f"nic.{len(self.nics) - 1}", f"add:mac={nic.mac},ip={nic.ip},link={link}"]
+                )
+            elif action == "remove":
+                position = self._index(index, self.nics, "NIC")
+                del self.nics[position]
+                self.report.append([f"nic.{position}", "remove"])
+            elif action == "modify":
+                position = self._index(index, self.nics, "NIC")
+                self.nics[position] = self._changed_nic(cfg, position, params, taken)
+            else:
+                raise OpPrereqError(f"corral cannot {action} a NIC (add, remove and modify work)")
+        self.changes["nics"] = tuple(self.nics)
+
+    def _changed_nic(
+        self, cfg: o.ConfigData, position: int, params: dict[str, Any], taken: set[str]
+    ) -> o.Nic:
+        nic = self.nics[position]
+        if "bridge" in params:  # Ganeti's old name for the link
+            rest = {k: v for k, v in params.items() if k != "bridge"}
+            params = {**rest, "link": params["bridge"]}
+        unknown = sorted(set(params) - {"mac", "ip", "mode", "link", "vlan", "network", "name"})
+        if unknown:
+            raise OpPrereqError(f"nic {position}: cannot change {', '.join(unknown)}")
+        changes: dict[str, Any] = {}
+        if "mac" in params:
+            mac = str(params["mac"]).lower()
+            changes["mac"] = (
+                generate_mac(cfg, taken) if mac in GENERATE_MAC
+                else check_mac(cfg, position, mac, taken)
+            )  # fmt: skip
+        if "ip" in params:
+            changes["ip"] = None if params["ip"] in (None, "", "none") else params["ip"]
+        if "name" in params:
+            changes["name"] = params["name"] or None
+        if "network" in params:
+            name = params["network"]
+            changes["network"] = network_uuid(cfg, position, name) if name else None
+        nicparams: dict[str, Any] = {k: params[k] for k in ("mode", "link", "vlan") if k in params}
+        if nicparams:
+            merged = merge(nic.nicparams, nicparams)
+            changes["nicparams"] = typed.core("nicparams", merged, f"nic {position}")
+        for key in sorted(params):  # Ganeti's "nic.link/0 -> br1" lines
+            shown = changes["mac"] if key == "mac" else params[key]
+            self.report.append([f"nic.{key}/{position}", shown])
+        return dataclasses.replace(nic, **changes)
 
     async def execute(self) -> Any:
         inst, cfg = self.inst, self.master.config

@@ -1,4 +1,4 @@
-"""gnt-instance's option values: sizes with units, indexed --disk/--net, disk changes."""
+"""gnt-instance's option values: sizes with units, indexed --disk/--net, disk and NIC changes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import argparse
 
 import pytest
 
+from corral.api.errors import OpPrereqError
 from corral.cli.gnt_instance import disk_change
 from corral.cli.gnt_instance import indexed_params
+from corral.cli.gnt_instance import nic_change
+from corral.cli.gnt_instance import recreate_disks
 from corral.cli.options import parse_size
 
 
@@ -46,5 +49,34 @@ def test_disk_changes() -> None:
     assert disk_change("1:remove") == ["remove", 1, {}]
     with pytest.raises(argparse.ArgumentTypeError, match="a new disk needs a size"):
         disk_change("add:mode=rw")
-    with pytest.raises(argparse.ArgumentTypeError, match="use add:size=SIZE"):
+    assert disk_change("2:add,size=1g") == ["add", 2, {"size": 1024}]  # Ganeti's N:add,...
+    with pytest.raises(argparse.ArgumentTypeError, match=r"use \[N:\]add"):
         disk_change("grow:size=1g")
+    with pytest.raises(argparse.ArgumentTypeError, match="takes no parameters"):
+        disk_change("1:remove,size=1g")
+
+
+def test_nic_changes_keep_colons_in_values() -> None:
+    assert nic_change("add") == ["add", -1, {}]
+    assert nic_change("add:mac=aa:00:00:00:00:02,link=br1") == [
+        "add", -1, {"mac": "aa:00:00:00:00:02", "link": "br1"}
+    ]  # fmt: skip
+    assert nic_change("1:modify,mac=aa:00:00:12:34:56") == [
+        "modify", 1, {"mac": "aa:00:00:12:34:56"}
+    ]  # fmt: skip
+    assert nic_change("eth1:remove") == ["remove", "eth1", {}]  # by name
+    assert nic_change("-1:remove") == ["remove", -1, {}]
+    with pytest.raises(argparse.ArgumentTypeError, match="nothing to modify"):
+        nic_change("0:modify")
+    with pytest.raises(argparse.ArgumentTypeError, match="invalid NIC change 'up'"):
+        nic_change("up")
+
+
+def test_recreate_disk_options() -> None:
+    assert recreate_disks([]) == []
+    assert recreate_disks([("0", {}), ("2", {})]) == [0, 2]  # plain indices
+    assert recreate_disks([("1", {"size": "2g", "spindles": "2"})]) == [
+        [1, {"size": 2048, "spindles": 2}]
+    ]
+    with pytest.raises(OpPrereqError, match="invalid disk index 'x'"):
+        recreate_disks([("x", {})])
