@@ -384,3 +384,35 @@ def test_nic_changes_with_modify(cluster: LoopbackCluster) -> None:
     assert " - nic.0 -> remove" in out
     assert field(cluster, name, "nic.links", "nic.macs") == ["br2", "aa:00:00:12:34:56"]
     m.run("gnt-instance", "remove", "-f", name)
+
+
+def test_hook_scripts_run_on_the_instances_node_too(cluster: LoopbackCluster) -> None:
+    m, n2 = cluster.master, cluster.nodes[1]
+    name = "hooked.example.com"
+    m.run("gnt-instance", "add", "-t", "diskless", "-o", "noop", "-n", n2.name, "--no-start",
+          "--no-name-check", name)  # fmt: skip
+    master_dir = m.root / "etc/corral/hooks/instance-start-pre.d"
+    node_dir = n2.root / "etc/corral/hooks/instance-start-pre.d"
+    seen = n2.root / "hook-saw"
+    master_dir.mkdir(parents=True)  # empty on the master: the node's scripts still run
+    node_dir.mkdir(parents=True)
+    check = node_dir / "10-check"
+    check.write_text(f'#!/bin/sh\necho "$GANETI_INSTANCE_NAME $GANETI_HOOKS_PHASE" > {seen}\n'
+                     f'[ ! -e {n2.root}/frozen ] || {{ echo "node is frozen"; exit 1; }}\n')  # fmt: skip
+    check.chmod(0o755)
+    try:
+        m.run("gnt-instance", "startup", name)
+        assert seen.read_text() == f"{name} pre\n"  # ran on node2, with the master's env
+        m.run("gnt-instance", "shutdown", "--timeout", "0", name)
+        (n2.root / "frozen").touch()
+        refused = m.run("gnt-instance", "startup", name, check=False)
+        assert refused.returncode != 0
+        assert f"{n2.name}: instance-start-pre.d/10-check failed (exit 1)" in refused.stderr
+        assert "node is frozen" in refused.stderr
+        assert field(cluster, name, "status") == ["ADMIN_down"]  # nothing changed
+        assert running_on(cluster, name) == []
+    finally:
+        check.unlink()
+        node_dir.rmdir()
+        master_dir.rmdir()
+        m.run("gnt-instance", "remove", "-f", name)

@@ -113,5 +113,19 @@ class LogicalUnit(ABC):
         """The GANETI_* environment the opcode's hooks see."""
         return {"GANETI_OP_CODE": self.op.OP_ID}
 
+    def hooks_nodes(self) -> list[str]:
+        """Nodes besides the master whose hook scripts run too (Ganeti's BuildHooksNodes).
+
+        Asked after the prerequisite checks (for the pre phase) and again after
+        execution (for the post phase), so it may name what the LU chose.
+        """
+        names = []
+        node = getattr(self.op, "node_name", None)
+        if isinstance(node, str) and self._master is not None:
+            found = self._master.config.node_by_name(node)
+            if found is not None:
+                names.append(found.name)
+        return names
+
     def feedback(self, message: str) -> None:
         self.ctx.feedback(message)

@@ -328,6 +328,10 @@ class LUInstanceCreate(LogicalUnit):
 
     reservation: tuple[str, int] | None = None
 
+    def hooks_nodes(self) -> list[str]:
+        """The new instance's nodes (chosen by now)."""
+        return sorted(n.name for n in getattr(self, "nodes", []))
+
     def cleanup(self) -> None:
         if self.reservation is not None:
             self.master.unreserve(*self.reservation)

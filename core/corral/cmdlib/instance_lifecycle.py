@@ -66,6 +66,20 @@ class InstanceLU(LogicalUnit):
     def doc(self, **overrides: Any) -> dict[str, Any]:
         return ic.document(self.master, self.inst, **overrides)
 
+    def hooks_nodes(self) -> list[str]:
+        """The instance's nodes as they are now, and a move's target."""
+        cfg = self.master.config
+        inst = cfg.instances.get(getattr(self, "inst_uuid", ""))
+        uuids = [inst.primary_node, *inst.secondary_nodes] if inst is not None else []
+        for chosen in (getattr(self, "target", None), getattr(self, "dest", None)):
+            if isinstance(chosen, o.Node):
+                uuids.append(chosen.uuid)
+        names = sorted({cfg.nodes[u].name for u in uuids if u in cfg.nodes})
+        if inst is None:  # removed by the opcode: its post hooks run where it was
+            return getattr(self, "_hooks_nodes", names)
+        self._hooks_nodes = names
+        return names
+
     def hooks_env(self) -> dict[str, str]:
         env = super().hooks_env()
         env.update(

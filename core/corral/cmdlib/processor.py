@@ -20,6 +20,8 @@ from corral.plugins.manager import await_maybe
 from corral.plugins.manager import call_impl
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pluggy
 
     from corral.masterd.context import MasterContext
@@ -51,22 +53,28 @@ class Processor:
                 await await_maybe(recorded)
             await lu.check_prereq()
             env = lu.hooks_env()
+            nodes = lu.hooks_nodes()
             # One at a time: a veto must stop the later ones before they start.
             for impl in reversed(self._pm.hook.corral_opcode_pre.get_hookimpls()):
-                await await_maybe(call_impl(impl, op=op, env=env))
+                await await_maybe(call_impl(impl, op=op, env=env, nodes=nodes))
             result = await lu.execute()
-            await self._post_hooks(ctx, op, env, result)
+            await self._post_hooks(ctx, op, env, result, lu.hooks_nodes())
             return result
         finally:
             lu.cleanup()
             ctx.locks.release_all(owner)
 
     async def _post_hooks(
-        self, ctx: LUContext, op: OpCode, env: dict[str, str], result: Any
+        self,
+        ctx: LUContext,
+        op: OpCode,
+        env: dict[str, str],
+        result: Any,
+        nodes: Sequence[str] = (),
     ) -> None:
         """Run every post hook; the opcode is done, so a failure is only a warning."""
         for impl in self._pm.hook.corral_opcode_post.get_hookimpls():
             try:
-                await await_maybe(call_impl(impl, op=op, env=env, result=result))
+                await await_maybe(call_impl(impl, op=op, env=env, result=result, nodes=nodes))
             except Exception as err:
                 ctx.feedback(f"WARNING: post hook of plugin {impl.plugin_name} failed: {err}")

@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING
 from typing import Any
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from corral import paths
@@ -30,11 +31,16 @@ from corral.hooks.scripts import run_hooks
 from corral.hooks.table import hooks_path
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from collections.abc import Coroutine
     from collections.abc import Mapping
+    from collections.abc import Sequence
     from pathlib import Path
 
     from corral.hooks.table import HooksPath
+
+    #: Runs one phase's scripts on another node: (node, path, phase, env) -> results.
+    RemoteRunner = Callable[[str, str, str, dict[str, str]], Coroutine[Any, Any, list[HookResult]]]
 
 log = Logger(namespace="corral.hooks")
 
@@ -92,6 +98,9 @@ class HookScripts:
         self._ssconf_dir = ssconf_dir
         #: The results of the latest run of each phase, for logging and tests.
         self.last_results: dict[Phase, list[HookResult]] = {}
+        #: How to run scripts on the opcode's other nodes; the master daemon sets it
+        #: (without it, as in a test of the plugin alone, scripts run here only).
+        self.remote: RemoteRunner | None = None
 
     @property
     def hooks_dir(self) -> str:
@@ -119,70 +128,122 @@ class HookScripts:
         return entry, op_id
 
     async def run_phase(
-        self, entry: HooksPath, op_id: str, phase: Phase, env: Mapping[str, str]
-    ) -> list[HookResult]:
-        """Run one phase's scripts with the full Ganeti environment; log each result."""
+        self,
+        entry: HooksPath,
+        op_id: str,
+        phase: Phase,
+        env: Mapping[str, str],
+        nodes: Sequence[str] = (),
+    ) -> list[tuple[str, list[HookResult]]]:
+        """Run one phase's scripts here and on ``nodes``, with the full Ganeti environment;
+        the results by node (this one first, as ``""``), each logged.
+
+        The other nodes are asked only when this node has the phase's directory:
+        install the scripts on the master too (an empty directory will do), so an
+        opcode without hooks costs no node call. A node that cannot be asked is
+        logged and skipped, as in Ganeti.
+        """
         state = paths.ssconf_dir() if self._ssconf_dir is None else self._ssconf_dir
+        master = ssconf.read(state, "master_node") or ""
         full = build_env(
             op_id=op_id,
             object_type=entry.object_type.value,
             phase=phase,
             lu_env=env,
             cluster=ssconf.read(state, "cluster_name") or "",
-            master=ssconf.read(state, "master_node") or "",
+            master=master,
             data_dir=paths.data_dir(),
         )
-        results = await run_hooks(
+        local = await run_hooks(
             self.hooks_dir, entry.path, phase, full, self._runner_now(), self.timeout
         )
-        self.last_results[phase] = results
-        for result in results:
-            emit = {HookStatus.SUCCESS: log.info, HookStatus.FAIL: log.warn}.get(
-                result.status, log.debug
+        self.last_results[phase] = local
+        found: list[tuple[str, list[HookResult]]] = [("", local)]
+        others = sorted({n for n in nodes if n and n != master})
+        if others and self.remote is not None:
+            answers: list[tuple[bool, Any]] = await defer.DeferredList(
+                [
+                    defer.Deferred.fromCoroutine(
+                        self.remote(node, entry.path, phase.value, dict(full))
+                    )
+                    for node in others
+                ],
+                consumeErrors=True,
             )
-            emit(
-                "hook {path}-{phase}.d/{name} for {op_id}: {status}",
-                path=entry.path,
-                phase=phase.value,
-                name=result.name,
-                op_id=op_id,
-                status=result.status.value,
-                output=result.output,
-            )
-        return results
+            for node, (ok, value) in zip(others, answers, strict=True):
+                if ok:
+                    found.append((node, value))
+                else:
+                    log.warn(
+                        "hooks {path}-{phase}.d not run on node {node}: {error}",
+                        path=entry.path, phase=phase.value, node=node,
+                        error=getattr(value, "value", value),
+                    )  # fmt: skip
+        for node, results in found:
+            for result in results:
+                emit = {HookStatus.SUCCESS: log.info, HookStatus.FAIL: log.warn}.get(
+                    result.status, log.debug
+                )
+                emit(
+                    "hook {path}-{phase}.d/{name} for {op_id} on {node}: {status}",
+                    path=entry.path,
+                    phase=phase.value,
+                    name=result.name,
+                    op_id=op_id,
+                    node=node or master or "the master",
+                    status=result.status.value,
+                    output=result.output,
+                )
+        return found
 
-    async def _pre(self, entry: HooksPath, op_id: str, env: Mapping[str, str]) -> None:
-        results = await self.run_phase(entry, op_id, Phase.PRE, env)
-        failed = [r for r in results if r.failed]
-        if failed:
-            folder = phase_dir(self.hooks_dir, entry.path, Phase.PRE)
+    def _failures(
+        self, entry: HooksPath, phase: Phase, found: list[tuple[str, list[HookResult]]]
+    ) -> tuple[str, list[HookResult]]:
+        """What failed, described per node, and every result (failures or not)."""
+        folder = phase_dir(self.hooks_dir, entry.path, phase)
+        parts, every = [], []
+        for node, results in found:
+            bad = [r for r in results if r.failed]
+            if bad:
+                # Another node's directory is its own: named relative to its hooks dir.
+                where = f"{node}: {entry.path}-{phase.value}.d" if node else folder
+                parts.append(_describe(where, bad))
+            every += results
+        return "\n".join(parts), every
+
+    async def _pre(
+        self, entry: HooksPath, op_id: str, env: Mapping[str, str], nodes: Sequence[str]
+    ) -> None:
+        found = await self.run_phase(entry, op_id, Phase.PRE, env, nodes)
+        described, results = self._failures(entry, Phase.PRE, found)
+        if described:
             raise HookScriptVeto(
-                f"{op_id} refused by its pre hook scripts:\n{_describe(folder, failed)}\n"
+                f"{op_id} refused by its pre hook scripts:\n{described}\n"
                 "Fix what the script reports and submit the job again, or remove the"
                 " script (or its execute permission) if it should not decide.",
                 results,
             )
 
-    async def _post(self, entry: HooksPath, op_id: str, env: Mapping[str, str]) -> None:
-        results = await self.run_phase(entry, op_id, Phase.POST, env)
-        failed = [r for r in results if r.failed]
-        if failed:
-            folder = phase_dir(self.hooks_dir, entry.path, Phase.POST)
+    async def _post(
+        self, entry: HooksPath, op_id: str, env: Mapping[str, str], nodes: Sequence[str]
+    ) -> None:
+        found = await self.run_phase(entry, op_id, Phase.POST, env, nodes)
+        described, results = self._failures(entry, Phase.POST, found)
+        if described:
             raise HookScriptsFailed(
-                f"{op_id} is done, but its post hook scripts failed:\n{_describe(folder, failed)}",
-                results,
+                f"{op_id} is done, but its post hook scripts failed:\n{described}", results
             )
 
     @hookimpl
     def corral_opcode_pre(
-        self, op: Any, env: Mapping[str, str]
+        self, op: Any, env: Mapping[str, str], nodes: Sequence[str]
     ) -> Coroutine[Any, Any, None] | None:
         planned = self._planned(op, env, Phase.PRE)
-        return None if planned is None else self._pre(*planned, env)
+        return None if planned is None else self._pre(*planned, env, nodes)
 
     @hookimpl
     def corral_opcode_post(
-        self, op: Any, env: Mapping[str, str], result: Any
+        self, op: Any, env: Mapping[str, str], result: Any, nodes: Sequence[str]
     ) -> Coroutine[Any, Any, None] | None:
         planned = self._planned(op, env, Phase.POST)
-        return None if planned is None else self._post(*planned, env)
+        return None if planned is None else self._post(*planned, env, nodes)

@@ -9,14 +9,17 @@ from corral.hookspecs import hookspec
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from collections.abc import Sequence
 
 
 @hookspec
-def corral_opcode_pre(op: Any, env: Mapping[str, str]) -> Any:
+def corral_opcode_pre(op: Any, env: Mapping[str, str], nodes: Sequence[str]) -> Any:
     """An opcode passed its prerequisite checks and is about to execute.
 
     ``op`` is the opcode object; ``env`` is the Ganeti hooks environment
-    (``GANETI_*`` variables) computed for it. Raise
+    (``GANETI_*`` variables) computed for it; ``nodes`` names the nodes
+    besides the master that the opcode concerns, where Ganeti runs its hook
+    scripts too (an instance's nodes, the node being changed). Raise
     :class:`corral.api.HookVeto` with a message to stop the opcode before it
     changes anything; the message is shown to the user. May return an
     awaitable (coroutine or Deferred), which the master awaits before
@@ -25,11 +28,12 @@ def corral_opcode_pre(op: Any, env: Mapping[str, str]) -> Any:
 
 
 @hookspec
-def corral_opcode_post(op: Any, env: Mapping[str, str], result: Any) -> Any:
+def corral_opcode_post(op: Any, env: Mapping[str, str], result: Any, nodes: Sequence[str]) -> Any:
     """An opcode finished executing successfully with ``result``.
 
     Called on the master after the opcode's changes are committed, with the
-    same ``env`` as :func:`corral_opcode_pre`. Cannot undo anything: errors
+    same ``env`` and ``nodes`` as :func:`corral_opcode_pre` (``nodes`` as
+    they are now: after a move, the instance's new node). Cannot undo anything: errors
     are logged and shown as warnings in the job log. May return an
     awaitable.
     """

@@ -8,6 +8,7 @@ jobs are interrupted and, like after a crash, recovered at the next start.
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -29,6 +30,9 @@ from corral.config.writer import target
 from corral.crypto.ca import common_name
 from corral.crypto.tls import LiveCredentials
 from corral.foreground import run_daemon
+from corral.hooks.plugin import HookScripts
+from corral.hooks.scripts import HookResult
+from corral.hooks.scripts import HookStatus
 from corral.jobs.queue import JobQueue
 from corral.jobs.replication import QueueReplicator
 from corral.jobs.store import JobStore
@@ -192,6 +196,24 @@ async def load_cluster(reactor: Any, pm: pluggy.PluginManager) -> MasterContext 
     return context
 
 
+async def _hooks_on_node(
+    master: MasterContext, node: str, path: str, phase: str, env: dict[str, str]
+) -> list[HookResult]:
+    """One phase of an opcode's hook scripts on another node (``HookScripts.remote``)."""
+    found = master.config.node_by_name(node)
+    if found is None:
+        raise CorralError(f"node {node} is not in the cluster")
+    answer = await master.rpc.call(
+        target(found), "hooks_run", {"path": path, "phase": phase, "env": env}, 3700
+    )
+    if not answer.ok:
+        raise CorralError(answer.error or "no answer")
+    return [
+        HookResult(r["name"], HookStatus(r["status"]), r["output"], r.get("exit_code"))
+        for r in answer.result
+    ]
+
+
 async def serve(reactor: Any, args: argparse.Namespace) -> None:
     socket_path = args.socket or luxi_socket()
     queue_path = args.queue_dir or queue_dir()
@@ -211,6 +233,9 @@ async def serve(reactor: Any, args: argparse.Namespace) -> None:
         keeper = master.cakeys
         master.writer.listeners.append(lambda cfg: replicator.catch_up())
         master.writer.listeners.append(lambda cfg: keeper.sync())
+    scripts = pm.get_plugin(HookScripts.NAME)
+    if master is not None and isinstance(scripts, HookScripts):
+        scripts.remote = functools.partial(_hooks_on_node, master)
     queue = JobQueue(
         reactor,
         JobStore(queue_path),

@@ -8,6 +8,7 @@ in a thread so one slow disk does not stall the other calls.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -28,6 +29,7 @@ from twisted.logger import Logger
 from corral import __version__
 from corral import daemonctl
 from corral import masterip
+from corral import paths
 from corral import ssconf
 from corral.api.errors import CorralError
 from corral.api.errors import OpExecError
@@ -45,6 +47,9 @@ from corral.crypto.ca import load_certificates
 from corral.crypto.ca import make_csr
 from corral.crypto.ca import public_key_matches
 from corral.crypto.jointoken import TokenStore
+from corral.hooks.environment import Phase
+from corral.hooks.scripts import run_hooks
+from corral.hooks.table import HOOKS_PATHS
 from corral.hostname import is_ip
 from corral.jobs.replication import QUEUE_PATH
 from corral.noded.osdefs import OSProcedures
@@ -504,6 +509,22 @@ class NodeMethods(OSProcedures):
         async with self._queue_lock:
             await threads.deferToThread(apply)
         return len(ops)
+
+    async def rpc_hooks_run(
+        self, path: str, phase: str, env: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Run this node's ``<hooks_dir>/<path>-<phase>.d`` scripts for an opcode of the
+        master's, with the environment it built; one result per script."""
+        if path not in {entry.path for entry in HOOKS_PATHS.values()}:
+            raise OpPrereqError(f"hooks_run: {path!r} is not a hooks path")
+        if phase not in (Phase.PRE.value, Phase.POST.value):
+            raise OpPrereqError(f"hooks_run: phase must be pre or post, not {phase!r}")
+        if not isinstance(env, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in env.items()
+        ):
+            raise OpPrereqError("hooks_run: env must be an object of strings")
+        results = await run_hooks(paths.hooks_dir(), path, Phase(phase), env, self._runner)
+        return [dataclasses.asdict(r) for r in results]
 
     async def rpc_ca_key_write(self, key: str) -> None:
         """Keep the cluster CA key (this node is a master candidate), if it is the CA's."""

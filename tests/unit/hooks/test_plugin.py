@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from corral.api import CorralError
 from corral.api import HookVeto
 from corral.api import ProcessRunner
 from corral.cmdlib.processor import Processor
@@ -15,6 +16,7 @@ from corral.hooks.environment import Phase
 from corral.hooks.plugin import HookScripts
 from corral.hooks.plugin import HookScriptsFailed
 from corral.hooks.plugin import HookScriptVeto
+from corral.hooks.scripts import HookResult
 from corral.hooks.scripts import HookStatus
 from corral.plugins.manager import await_maybe
 from corral.plugins.manager import build_plugin_manager
@@ -55,7 +57,7 @@ ENV = {"GANETI_OP_CODE": "OP_INSTANCE_STARTUP", "GANETI_INSTANCE_NAME": "web1.ex
 
 
 async def call_pre(pm: Any, op: Any, env: dict[str, str]) -> None:
-    for outcome in pm.hook.corral_opcode_pre(op=op, env=env):
+    for outcome in pm.hook.corral_opcode_pre(op=op, env=env, nodes=[]):
         await await_maybe(outcome)
 
 
@@ -92,7 +94,7 @@ async def test_passing_pre_scripts_let_the_opcode_run(hooks: Path, tmp_path: Pat
         hooks / "instance-start-pre.d", "10-log", f'echo "$GANETI_CLUSTER $GANETI_MASTER" > {seen}'
     )
     plugin = HookScripts()
-    await await_maybe(plugin.corral_opcode_pre(Op("OP_INSTANCE_STARTUP"), ENV))
+    await await_maybe(plugin.corral_opcode_pre(Op("OP_INSTANCE_STARTUP"), ENV, []))
     assert seen.read_text() == "cluster1.example.com node1.example.com\n"
     assert [r.status for r in plugin.last_results[Phase.PRE]] == [HookStatus.SUCCESS]
 
@@ -103,7 +105,7 @@ async def test_failing_post_script_is_reported_not_fatal(hooks: Path) -> None:
     script(hooks / "instance-start-post.d", "20-after", "echo $GANETI_POST_INSTANCE_NAME")
     plugin = HookScripts()
     with pytest.raises(HookScriptsFailed) as caught:
-        await await_maybe(plugin.corral_opcode_post(Op("OP_INSTANCE_STARTUP"), ENV, None))
+        await await_maybe(plugin.corral_opcode_post(Op("OP_INSTANCE_STARTUP"), ENV, None, []))
     assert not isinstance(caught.value, HookVeto)
     assert "10-notify failed (exit 2)" in str(caught.value)
     assert "mail server down" in str(caught.value)
@@ -133,17 +135,17 @@ async def test_post_failure_becomes_a_job_warning(hooks: Path) -> None:
 def test_nothing_runs_without_a_path_or_a_directory(hooks: Path) -> None:
     """No coroutine at all then: the hook answers None at once."""
     plugin = HookScripts(runner=ProcessRunner(None))
-    assert plugin.corral_opcode_pre(Op("OP_INSTANCE_STARTUP"), ENV) is None
+    assert plugin.corral_opcode_pre(Op("OP_INSTANCE_STARTUP"), ENV, []) is None
     script(hooks / "test-delay-pre.d", "10-x", "exit 1")
-    assert plugin.corral_opcode_pre(Op("OP_TEST_DELAY"), ENV) is None
-    assert plugin.corral_opcode_pre("not an opcode", {}) is None
+    assert plugin.corral_opcode_pre(Op("OP_TEST_DELAY"), ENV, []) is None
+    assert plugin.corral_opcode_pre("not an opcode", {}, []) is None
 
 
 def test_phases_hooks_rst_leaves_out_do_not_run(hooks: Path) -> None:
     """cluster-verify has no pre phase in Ganeti: a cluster-verify-pre.d is ignored."""
     script(hooks / "cluster-verify-pre.d", "10-deny", "exit 1")
     plugin = HookScripts(runner=ProcessRunner(None))
-    assert plugin.corral_opcode_pre(Op("OP_CLUSTER_VERIFY"), {}) is None
+    assert plugin.corral_opcode_pre(Op("OP_CLUSTER_VERIFY"), {}, []) is None
 
 
 @async_test
@@ -152,7 +154,7 @@ async def test_explicit_directory_and_timeout(tmp_path: Path, reactor: Any, root
     script(other / "node-add-pre.d", "10-slow", "exec sleep 30")
     plugin = HookScripts(hooks_dir=other, runner=ProcessRunner(reactor), timeout=0.3)
     with pytest.raises(HookVeto, match=r"killed after 0\.3 s"):
-        await await_maybe(plugin.corral_opcode_pre(Op("OP_NODE_ADD"), {}))
+        await await_maybe(plugin.corral_opcode_pre(Op("OP_NODE_ADD"), {}, []))
 
 
 @async_test
@@ -160,6 +162,34 @@ async def test_unreadable_pre_directory_vetoes(hooks: Path) -> None:
     hooks.mkdir(parents=True)
     (hooks / "instance-start-pre.d").write_text("not a directory")
     with pytest.raises(HookVeto) as caught:
-        await await_maybe(HookScripts().corral_opcode_pre(Op("OP_INSTANCE_STARTUP"), ENV))
+        await await_maybe(HookScripts().corral_opcode_pre(Op("OP_INSTANCE_STARTUP"), ENV, []))
     assert f"{hooks}/instance-start-pre.d failed (no exit code):" in str(caught.value)
     assert "cannot list the hook scripts" in str(caught.value)
+
+
+@async_test
+async def test_other_nodes_run_their_scripts_and_an_unreachable_one_is_skipped(
+    hooks: Path,
+) -> None:
+    """The master daemon's remote runner is a node call (tested on real daemons in
+    tests/integration/test_instances.py); here, how the plugin uses its answers."""
+    (hooks / "instance-start-pre.d").mkdir(parents=True)  # the master has the directory
+    asked: list[tuple[str, str, str, str]] = []
+
+    async def remote(node: str, path: str, phase: str, env: dict[str, str]) -> list[HookResult]:
+        asked.append((node, path, phase, env["GANETI_INSTANCE_NAME"]))
+        if node == "node3.example.com":
+            raise CorralError("cannot connect")
+        return [HookResult("10-check", HookStatus.FAIL, "frozen", 1)]
+
+    plugin = HookScripts()
+    plugin.remote = remote
+    nodes = ["node1.example.com", "node2.example.com", "node3.example.com"]  # node1: master
+    with pytest.raises(HookScriptVeto) as caught:
+        await await_maybe(plugin.corral_opcode_pre(Op("OP_INSTANCE_STARTUP"), ENV, nodes))
+    assert sorted(asked) == [
+        ("node2.example.com", "instance-start", "pre", "web1.example.com"),
+        ("node3.example.com", "instance-start", "pre", "web1.example.com"),
+    ]
+    assert "node2.example.com: instance-start-pre.d/10-check failed (exit 1)" in str(caught.value)
+    assert "frozen" in str(caught.value) and "node3" not in str(caught.value)

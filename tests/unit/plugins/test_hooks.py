@@ -89,9 +89,9 @@ def test_hook_corral_opcode_pre() -> None:
                 raise HookVeto("instance 'forbidden' may not be touched")
 
     pm = manager(Veto())
-    assert pm.hook.corral_opcode_pre(op="op", env={"GANETI_INSTANCE_NAME": "ok"}) == []
+    assert pm.hook.corral_opcode_pre(op="op", env={"GANETI_INSTANCE_NAME": "ok"}, nodes=[]) == []
     with pytest.raises(HookVeto, match="may not be touched"):
-        pm.hook.corral_opcode_pre(op="op", env={"GANETI_INSTANCE_NAME": "forbidden"})
+        pm.hook.corral_opcode_pre(op="op", env={"GANETI_INSTANCE_NAME": "forbidden"}, nodes=[])
 
 
 def test_hook_corral_opcode_post() -> None:
@@ -102,7 +102,7 @@ def test_hook_corral_opcode_post() -> None:
         def corral_opcode_post(self, op, env, result):
             results.append((op, result))
 
-    manager(Recorder()).hook.corral_opcode_post(op="OP_TEST_DELAY", env={}, result=None)
+    manager(Recorder()).hook.corral_opcode_post(op="OP_TEST_DELAY", env={}, result=None, nodes=[])
     assert results == [("OP_TEST_DELAY", None)]
 
 
