@@ -13,6 +13,7 @@ from corral.cli.ipolicy import ipolicy_of
 from corral.cli.jobs import add_submit_options
 from corral.cli.jobs import make_opcode
 from corral.cli.jobs import submit
+from corral.cli.options import add_group_move_options
 from corral.cli.options import key_values
 from corral.cli.query import list_commands
 from corral.cli.tool import run_tool
@@ -106,15 +107,7 @@ def _assign(args: argparse.Namespace) -> int:
 
 def _configure_evacuate(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("-I", "--iallocator", metavar="NAME", help="the allocator that chooses the nodes")
-    add(
-        "--to",
-        dest="to",
-        action="append",
-        default=[],
-        metavar="GROUP",
-        help="a group to move into (repeat for more; default: every other group)",
-    )
+    add_group_move_options(parser)
     add("--sequential", action="store_true", help="move one instance after the other")
     add("--force-failover", action="store_true", help="fail instances over, never migrate")
     add("--early-release", action="store_true", help="accepted for Ganeti's scripts")

@@ -19,6 +19,7 @@ from corral.cli.jobs import make_opcode
 from corral.cli.jobs import poll_job
 from corral.cli.jobs import submit
 from corral.cli.jobs import submit_and_wait
+from corral.cli.options import add_group_move_options
 from corral.cli.options import hv_key_values
 from corral.cli.options import key_values
 from corral.cli.options import parse_size
@@ -742,15 +743,7 @@ def _recreate(args: argparse.Namespace) -> int:
 
 def _configure_change_group(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("-I", "--iallocator", metavar="NAME", help="the allocator that chooses the node")
-    add(
-        "--to",
-        dest="to",
-        action="append",
-        default=[],
-        metavar="GROUP",
-        help="a group to move into (repeat for more; default: every other group)",
-    )
+    add_group_move_options(parser)
     add_submit_options(parser)
     add("instance", metavar="INSTANCE", help="the instance")
 

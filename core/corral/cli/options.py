@@ -96,3 +96,19 @@ def parse_size(text: str) -> int:
         )
     value = int(-(-float(match.group(1)) * _UNITS[unit] // 1))
     return value + (-value % 4)
+
+
+def add_group_move_options(parser: argparse.ArgumentParser) -> None:
+    """``-I`` and ``--to GROUP...``, as ``gnt-instance change-group`` and
+    ``gnt-group evacuate`` share them."""
+    parser.add_argument(
+        "-I", "--iallocator", metavar="NAME", help="the allocator that chooses the nodes"
+    )
+    parser.add_argument(
+        "--to",
+        dest="to",
+        action="append",
+        default=[],
+        metavar="GROUP",
+        help="a group to move into (repeat for more; default: every other group)",
+    )
