@@ -1,13 +1,25 @@
 """htools benchmark: corral's hbal/hail/hspace against Ganeti's on the bench clusters.
 
 Run from the repository root: ``.venv/bin/python bench/htools.py [--quick]``.
-For every case of ../shared/bench-data/htools/INDEX.json (``--quick``: up to
-200 nodes) both hbals balance the same file; Ganeti's runs at the same time
-under a timeout (it needs minutes from 50 nodes up), and a peer that times
-out is reported as such, its time then being a lower bound. hail allocation
-latency is measured the same way, and hspace capacity (standard allocation
-count, tiered count) on each cluster (``--quick``: up to 20 nodes and the
-200-node one). The last line is one JSON object.
+Both sides always get the same input file. corral's runs go one after the
+other in the foreground, all before any result is reported (so they never
+wait on a peer), and always complete. Ganeti's runs (it needs
+minutes from 30 nodes up) are all queued at the start on a small pool of
+background workers (``--peer-jobs``, default 2) and each is killed at a
+fixed wall-clock bound counted from its own start; a killed peer is
+reported as timed out, its time then being a lower bound (and any time
+ratio against it an upper bound). Both sides therefore share the CPU
+(as does the shelltest run, started at the beginning in the background).
+
+Cases: every case of ../shared/bench-data/htools/INDEX.json; ``--quick``:
+every case under 100 nodes plus the first 200-node one. hail allocation
+latency is measured on every case, hspace capacity (standard allocation
+count, tiered count) on each case (``--quick``: those under 20 nodes, where
+Ganeti's hspace can finish within its bound, and the 200-node one).
+Per-run peer bounds (``--peer-timeout`` sets all three): --quick hbal 5 s,
+hail 2 s, hspace 30 s; full run hbal 300 s, hail 60 s, hspace 300 s. The
+full run takes the cases by increasing size. The last line is one JSON
+object.
 """
 
 from __future__ import annotations
@@ -18,8 +30,9 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,6 +42,43 @@ GANETI_HAIL = GANETI_BIN.parent / "lib" / "ganeti" / "iallocators" / "hail"
 VENV_BIN = Path(sys.executable).parent
 SHELLTEST_RUNNER = REPO.parent / "shared" / "tools" / "htools-shelltests" / "run_shelltests.sh"
 SUITE = Path("/work/ganeti-ref/root/usr/share/ganeti/testsuite")
+
+#: Wall-clock bound of one Ganeti run, per tool: (--quick, full run).
+PEER_BOUNDS = {"hbal": (5.0, 300.0), "hail": (2.0, 60.0), "hspace": (30.0, 300.0)}
+#: --quick: cases below this many nodes, plus the first case of QUICK_BIG nodes.
+QUICK_SMALL = 100
+QUICK_BIG = 200
+HAIL_KINDS = ("alloc-drbd", "alloc-plain")
+
+Run = tuple[str, float, bool]  # output, seconds, timed out
+
+
+def _run(argv: list[str], bound: float | None = None) -> Run:
+    """Run a tool to completion, or (with ``bound``) kill it after that many seconds."""
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=bound
+        )
+    except subprocess.TimeoutExpired:
+        return "", time.monotonic() - t0, True
+    return proc.stdout, time.monotonic() - t0, False
+
+
+class Peers:
+    """Ganeti's runs, queued up front and executed in the background, each bounded."""
+
+    def __init__(self, jobs: int) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=jobs)
+        self.runs: dict[tuple[str, ...], Future[Run]] = {}
+
+    def submit(self, key: tuple[str, ...], argv: list[str], bound: float) -> None:
+        if Path(argv[0]).exists():
+            self.runs[key] = self.pool.submit(_run, argv, bound)
+
+    def result(self, key: tuple[str, ...]) -> Run | None:
+        fut = self.runs.get(key)
+        return None if fut is None else fut.result()
 
 
 def _parse_hbal(out: str) -> dict[str, float | int | None]:
@@ -43,70 +93,63 @@ def _parse_hbal(out: str) -> dict[str, float | int | None]:
     }
 
 
-def _start(argv: list[str], kill_after: float | None = None) -> tuple[subprocess.Popen[str], float]:
-    """Start a tool; with ``kill_after`` it is killed then even while nobody waits on it."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if kill_after is not None:
-        timer = threading.Timer(kill_after, proc.kill)
-        timer.daemon = True
-        timer.start()
-    return proc, time.monotonic()
+#: corral's runs, all made first (see run_ours), so they never wait on a peer.
+OURS: dict[tuple[str, ...], Run] = {}
 
 
-def _finish(proc: subprocess.Popen[str], started: float, timeout: float) -> tuple[str, float, bool]:
-    left = max(0.1, timeout - (time.monotonic() - started))
-    try:
-        out, _ = proc.communicate(timeout=left)
-        return out, time.monotonic() - started, False
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        return "", time.monotonic() - started, True
+def run_ours(cases: list[dict[str, object]], hs_cases: list[dict[str, object]]) -> None:
+    """Run every corral tool invocation to completion, one after the other."""
+    for case in cases:
+        name = str(case["case"])
+        OURS[("hbal", name)] = _run([str(VENV_BIN / "hbal"), *_hbal_argv(case)])
+        print(f"  corral hbal {name}: {OURS[('hbal', name)][1]:.2f} s", flush=True)
+    for case in cases:
+        for kind in HAIL_KINDS:
+            req = str(DATA / f"{case['case']}.{kind}.json")
+            OURS[("hail", str(case["case"]), kind)] = _run([str(VENV_BIN / "hail"), req])
+    for case in hs_cases:
+        argv = ["-t", str(DATA / f"{case['case']}.data"), "--machine-readable"]
+        OURS[("hspace", str(case["case"]))] = _run([str(VENV_BIN / "hspace"), *argv])
 
 
-def bench_hbal(case: dict[str, object], peer_timeout: float) -> dict[str, object]:
-    """Both hbals on one case. The peer gets ``peer_timeout`` seconds, and never less
-    than 1.25 times corral's own time, so a timed-out peer still bounds the ratio."""
-    name = str(case["case"])
+def _hbal_argv(case: dict[str, object]) -> list[str]:
     extra = list(case.get("extra_args", {}).get("hbal", []))  # type: ignore[attr-defined]
-    data = str(DATA / f"{name}.data")
-    peer = None
-    if (GANETI_BIN / "hbal").exists():
-        peer = _start([str(GANETI_BIN / "hbal"), "-t", data, *extra])
-    ours, t0 = _start([str(VENV_BIN / "hbal"), "-t", data, *extra])
-    out, our_time, _ = _finish(ours, t0, 3600.0)
+    return ["-t", str(DATA / f"{case['case']}.data"), *extra]
+
+
+def bench_hbal(case: dict[str, object], peers: Peers) -> dict[str, object]:
+    """corral's hbal on one case, with the (already queued) Ganeti run's outcome."""
+    name = str(case["case"])
+    out, our_time, _ = OURS[("hbal", name)]
     row: dict[str, object] = {"case": name, "nodes": case["nodes"], "corral": _parse_hbal(out)}
     row["corral_time"] = round(our_time, 3)
+    peer = peers.result(("hbal", name))
     if peer is not None:
-        pout, ptime, timed_out = _finish(*peer, max(peer_timeout, 1.25 * our_time))
+        pout, ptime, timed_out = peer
         row["ganeti"] = None if timed_out else _parse_hbal(pout)
         row["ganeti_time"] = round(ptime, 3)
         row["ganeti_timed_out"] = timed_out
     return row
 
 
-def bench_hail(name: str, kind: str, peer_timeout: float) -> dict[str, object]:
-    """One request through both hails; Ganeti's (capacity checks on) is bounded too."""
-    req = str(DATA / f"{name}.{kind}.json")
+def _hail_answer(out: str) -> object:
+    try:
+        return json.loads(out).get("result")
+    except (ValueError, AttributeError):
+        return None
+
+
+def bench_hail(name: str, kind: str, peers: Peers, bound: float) -> dict[str, object]:
+    """One request through both hails (Ganeti's with its capacity checks on)."""
     row: dict[str, object] = {"case": name, "request": kind}
-    for who, exe in (("corral", VENV_BIN / "hail"), ("ganeti", GANETI_HAIL)):
-        if not exe.exists():
-            continue
-        t0 = time.monotonic()
-        try:
-            out = subprocess.run(
-                [str(exe), req], capture_output=True, text=True, timeout=peer_timeout
-            ).stdout
-        except subprocess.TimeoutExpired:
-            row[f"{who}_ms"] = f">{peer_timeout * 1000:.0f}"
-            row[f"{who}_result"] = None
-            continue
-        row[f"{who}_ms"] = round((time.monotonic() - t0) * 1000, 1)
-        try:
-            answer = json.loads(out)
-            row[f"{who}_result"] = answer.get("result")
-        except ValueError:
-            row[f"{who}_result"] = None
+    out, secs, _ = OURS[("hail", name, kind)]
+    row["corral_ms"] = round(secs * 1000, 1)
+    row["corral_result"] = _hail_answer(out)
+    peer = peers.result(("hail", name, kind))
+    if peer is not None:
+        pout, psecs, timed_out = peer
+        row["ganeti_ms"] = f">{bound * 1000:.0f}" if timed_out else round(psecs * 1000, 1)
+        row["ganeti_result"] = None if timed_out else _hail_answer(pout)
     return row
 
 
@@ -118,31 +161,34 @@ def _parse_hspace(out: str) -> dict[str, int] | None:
     return {"standard": int(keys["ALLOC_INSTANCES"]), "tiered": int(keys["TRL_INST_CNT"]) - ini}
 
 
-def bench_hspace(case: dict[str, object], peer_timeout: float) -> dict[str, object]:
-    """Both hspaces (capacity checks on, their default) on one case, run side by side."""
+def bench_hspace(case: dict[str, object], peers: Peers) -> dict[str, object]:
+    """corral's hspace (capacity checks on, the default) and the queued Ganeti run."""
     name = str(case["case"])
-    data = str(DATA / f"{name}.data")
-    argv = ["-t", data, "--machine-readable"]
-    peer = None
-    if (GANETI_BIN / "hspace").exists():
-        peer = _start([str(GANETI_BIN / "hspace"), *argv])
-    ours, t0 = _start([str(VENV_BIN / "hspace"), *argv])
-    out, our_time, _ = _finish(ours, t0, 3600.0)
+    out, our_time, _ = OURS[("hspace", name)]
     row: dict[str, object] = {"case": name, "nodes": case["nodes"], "corral": _parse_hspace(out)}
     row["corral_time"] = round(our_time, 3)
+    peer = peers.result(("hspace", name))
     if peer is not None:
-        pout, ptime, timed_out = _finish(*peer, max(peer_timeout, 1.25 * our_time))
+        pout, ptime, timed_out = peer
         row["ganeti"] = None if timed_out else _parse_hspace(pout)
         row["ganeti_time"] = round(ptime, 3)
         row["ganeti_timed_out"] = timed_out
     return row
 
 
+def _quick_cases(cases: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Every small case and one 200-node case, in INDEX order."""
+    big = [c for c in cases if int(c["nodes"]) == QUICK_BIG]  # type: ignore[call-overload]
+    keep = {id(c) for c in cases if int(c["nodes"]) < QUICK_SMALL}  # type: ignore[call-overload]
+    keep |= {id(c) for c in big[:1]}
+    return [c for c in cases if id(c) in keep]
+
+
 def _hspace_cases(cases: list[dict[str, object]], quick: bool) -> list[dict[str, object]]:
     if not quick:
         return cases
-    small = [c for c in cases if int(c["nodes"]) <= 20]  # type: ignore[call-overload]
-    big = [c for c in cases if int(c["nodes"]) == 200]  # type: ignore[call-overload]
+    small = [c for c in cases if int(c["nodes"]) < 20]  # type: ignore[call-overload]
+    big = [c for c in cases if int(c["nodes"]) == QUICK_BIG]  # type: ignore[call-overload]
     return small + big[:1]
 
 
@@ -181,25 +227,56 @@ def shelltests() -> tuple[int | None, int | None]:
     return int(m[1]), int(m[1]) + int(m[2])
 
 
+def _queue_peers(
+    peers: Peers,
+    cases: list[dict[str, object]],
+    hs_cases: list[dict[str, object]],
+    bounds: dict[str, float],
+) -> None:
+    """Queue every Ganeti run, longest bounds first so the pool drains evenly."""
+    for case in hs_cases:
+        argv = [str(GANETI_BIN / "hspace"), "-t", str(DATA / f"{case['case']}.data")]
+        peers.submit(("hspace", str(case["case"])), [*argv, "--machine-readable"], bounds["hspace"])
+    for case in cases:
+        argv = [str(GANETI_BIN / "hbal"), *_hbal_argv(case)]
+        peers.submit(("hbal", str(case["case"])), argv, bounds["hbal"])
+    for case in cases:
+        for kind in HAIL_KINDS:
+            req = str(DATA / f"{case['case']}.{kind}.json")
+            peers.submit(("hail", str(case["case"]), kind), [str(GANETI_HAIL), req], bounds["hail"])
+
+
 def main() -> int:
+    wall0 = time.monotonic()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
-        "--quick", action="store_true", help="cases up to 200 nodes, short peer timeout"
+        "--quick",
+        action="store_true",
+        help=f"cases under {QUICK_SMALL} nodes plus one of {QUICK_BIG}, short peer bounds",
     )
-    ap.add_argument("--peer-timeout", type=float, help="seconds Ganeti's hbal may run per case")
+    ap.add_argument("--peer-timeout", type=float, help="seconds any one Ganeti run may take")
+    ap.add_argument("--peer-jobs", type=int, help="Ganeti runs at the same time")
     ap.add_argument("--no-shelltests", action="store_true", help="skip the shelltest pass count")
     args = ap.parse_args()
-    peer_timeout = args.peer_timeout or (15.0 if args.quick else 300.0)
+    which = 0 if args.quick else 1
+    bounds = {tool: args.peer_timeout or pair[which] for tool, pair in PEER_BOUNDS.items()}
     cases = json.loads((DATA / "INDEX.json").read_text())
-    if args.quick:
-        cases = [c for c in cases if c["nodes"] <= 200]
+    cases = _quick_cases(cases) if args.quick else sorted(cases, key=lambda c: int(c["nodes"]))
+    hs_cases = _hspace_cases(cases, args.quick)
+    jobs = args.peer_jobs or 2
+    peers = Peers(max(1, jobs))
+    _queue_peers(peers, cases, hs_cases, bounds)
+    side = ThreadPoolExecutor(max_workers=1)
+    shelltest_run = None if args.no_shelltests else side.submit(shelltests)
+    print(f"peer bounds (s): {bounds}, {jobs} peer jobs", flush=True)
+    run_ours(cases, hs_cases)
     rows = []
     print(
         f"{'case':<18} {'nodes':>5} | {'corral init':>11} {'final':>11} {'moves':>5} {'time':>8} |"
         f" {'ganeti final':>12} {'moves':>5} {'time':>8}"
     )
     for case in cases:
-        row = bench_hbal(case, peer_timeout)
+        row = bench_hbal(case, peers)
         rows.append(row)
         ours = row["corral"]
         theirs = row.get("ganeti")
@@ -216,12 +293,15 @@ def main() -> int:
             f" {ours['moves']:5d} {row['corral_time']:8.2f} | {peer}",
             flush=True,
         )
-    worse = sum(
-        1
-        for r in rows
-        if isinstance(r.get("ganeti"), dict) and r["corral"]["final"] > r["ganeti"]["final"] + 1e-8  # type: ignore[index]
+    worse = len(
+        [
+            r
+            for r in rows
+            if isinstance(r.get("ganeti"), dict)
+            and r["corral"]["final"] > r["ganeti"]["final"] + 1e-8  # type: ignore[index]
+        ]
     )
-    big = [r for r in rows if int(r["nodes"]) >= 200 and "ganeti_time" in r]
+    big = [r for r in rows if int(str(r["nodes"])) >= 200 and "ganeti_time" in r]
     ratio = (
         round(sum(r["corral_time"] for r in big) / sum(r["ganeti_time"] for r in big), 4)  # type: ignore[misc]
         if big
@@ -231,18 +311,18 @@ def main() -> int:
     print("\nhail allocate latency (ms):")
     hail_rows = []
     for case in cases:
-        for kind in ("alloc-drbd", "alloc-plain"):
-            hrow = bench_hail(str(case["case"]), kind, peer_timeout)
+        for kind in HAIL_KINDS:
+            hrow = bench_hail(str(case["case"]), kind, peers, bounds["hail"])
             hail_rows.append(hrow)
             print(
                 f"  {hrow['case']:<18} {kind:<12} corral {hrow.get('corral_ms', '-'):>8}"
-                f"  ganeti {hrow.get('ganeti_ms', '-'):>8}"
+                f"  ganeti {hrow.get('ganeti_ms', '-'):>8}",
+                flush=True,
             )
     print("\nhspace (standard / tiered instances allocated, capacity checks on):")
-    hspace_timeout = max(peer_timeout, 60.0)
     hs_rows = []
-    for case in _hspace_cases(cases, args.quick):
-        hs = bench_hspace(case, hspace_timeout)
+    for case in hs_cases:
+        hs = bench_hspace(case, peers)
         hs_rows.append(hs)
         peer = (
             f"{'timeout':>8} {'-':>6} {'>' + format(hs['ganeti_time'], '.1f'):>8}"
@@ -254,6 +334,9 @@ def main() -> int:
             f" {hs['corral_time']:8.2f} | ganeti {peer}",
             flush=True,
         )
+    peers.pool.shutdown(wait=True)
+    passed, total = (None, None) if shelltest_run is None else shelltest_run.result()
+    side.shutdown(wait=True)
     hs_worse = sum(1 for r in hs_rows if _hspace_worse(r))
     hs_big = [r for r in hs_rows if int(r["nodes"]) >= 200 and "ganeti_time" in r]  # type: ignore[call-overload]
     hs_ratio = (
@@ -261,7 +344,6 @@ def main() -> int:
         if hs_big
         else None
     )
-    passed, total = (None, None) if args.no_shelltests else shelltests()
     if passed is not None:
         print(f"\nshelltests: {passed} of {total} passed")
     summary = {
@@ -273,10 +355,14 @@ def main() -> int:
         "cases_score_worse": worse,
         "time_ratio_200plus": ratio,
         "time_ratio_200plus_is_upper_bound": big_timeouts > 0,
-        "peer_timeout_s": peer_timeout,
-        "corral_hbal_s_total": round(sum(float(r["corral_time"]) for r in rows), 2),  # type: ignore[arg-type]
+        "peer_timeout_s": bounds["hbal"],
+        "peer_bounds_s": bounds,
+        "corral_hbal_s_total": round(sum(float(str(r["corral_time"])) for r in rows), 2),
         "hail_alloc_ms_median_corral": _median([h.get("corral_ms") for h in hail_rows]),
         "hail_alloc_ms_median_ganeti": _median([h.get("ganeti_ms") for h in hail_rows]),
+        "hail_requests_peer_timed_out": sum(
+            1 for h in hail_rows if str(h.get("ganeti_ms", "")).startswith(">")
+        ),
         "hspace_cases": len(hs_rows),
         "hspace_cases_compared": sum(1 for r in hs_rows if isinstance(r.get("ganeti"), dict)),
         "hspace_worse": hs_worse,
@@ -284,6 +370,7 @@ def main() -> int:
         "hspace_time_ratio_200plus_is_upper_bound": any(r.get("ganeti_timed_out") for r in hs_big),
         "shelltests_passed": passed,
         "shelltests_total": total,
+        "wall_s": round(time.monotonic() - wall0, 1),
     }
     print(json.dumps(summary))
     return 0

@@ -43,15 +43,10 @@ for _n in (21, 22, 23, 24, 25, 37, 38):
     EXPECTED_FAILURES[f"htools-hail.test:{_n}"] = _EXCL
 for _n in (41, 42):
     EXPECTED_FAILURES[f"htools-hail.test:{_n}"] = (
-        "dedicated nodes: Ganeti's 'lost allocations' metric is not implemented"
+        "dedicated (exclusive-storage) nodes: hail(1) ranks them by the 'lost allocations' "
+        "vector (allocations of each policy interval lost, then free disk), which needs "
+        "exclusive storage modelled (see above); corral ranks by cluster score"
     )
-EXPECTED_FAILURES["htools-hail.test:33"] = (
-    "relocation on a crowded cluster with --ignore-soft-errors: corral finds no valid new "
-    "secondary where Ganeti finds one (not analysed yet)"
-)
-EXPECTED_FAILURES["htools-hail.test:53"] = (
-    "location-aware allocation picks node3/node1 where Ganeti picks node3/node2 (not analysed yet)"
-)
 
 
 def _reference() -> Path | None:

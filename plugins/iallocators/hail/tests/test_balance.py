@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from corral_htools.balance import BalanceOptions
 from corral_htools.balance import balance
+from corral_htools.balance import bound_kind
 from corral_htools.balance import evaluate_kind
 from corral_htools.balance import movable_instances
 from corral_htools.cost import score
@@ -86,3 +87,22 @@ def test_no_role_is_given_to_an_offline_node(
         assert st.online[move.new_p] or move.new_p == move.old_p
         assert move.new_s < 0 or st.online[move.new_s] or move.new_s == move.old_s
         assert move.new_p != move.new_s
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_bounds_never_exceed_a_valid_score(
+    clusters: st.SearchStrategy[str], data: st.DataObject
+) -> None:
+    """The pruning bound of every row is at most the row's best valid score."""
+    text = data.draw(clusters)
+    gs = group_state(parse_text(text), None)
+    ev = Evaluator(gs)
+    drbd, ext = movable_instances(gs, BalanceOptions())
+    for kind, idx in [*((k, drbd) for k in DRBD_KINDS), (MoveKind.FAILOVER_TO_ANY, ext)]:
+        if len(idx) == 0:
+            continue
+        low = bound_kind(ev, kind, idx)
+        best = evaluate_kind(ev, kind, idx, False, None).min(axis=1)
+        slack = 1e-9 * np.maximum(1.0, np.abs(best))
+        assert np.all(low <= np.where(np.isfinite(best), best + slack, np.inf))

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
     Arr = NDArray[np.float64]
     BArr = NDArray[np.bool_]
+    IArr = NDArray[np.intp]
 
 _POLICY_RANK = {AllocPolicy.PREFERRED: 0, AllocPolicy.LAST_RESORT: 1, AllocPolicy.UNALLOCABLE: 2}
 
@@ -158,6 +159,14 @@ def _evaluate_new(
     return scores, ok, counts, cand
 
 
+def _last_first_order(scores: Arr) -> IArr:
+    """Flat indices by ascending score; equal scores latest index first."""
+    flat = scores.ravel()
+    back = np.argsort(flat[::-1], kind="stable")
+    res: IArr = flat.size - 1 - back
+    return res
+
+
 def allocate_in_group(
     cluster: Cluster, group: Group, new: NewInstance, opts: AllocOptions
 ) -> tuple[GroupResult, GroupState | None]:
@@ -184,7 +193,8 @@ def allocate_in_group(
     # a non-mirrored instance cannot move anyway: the capacity check is about failovers
     checked = not opts.no_capacity_checks and (inst.mirror_internal or inst.mirror_external)
     before = not_evacuable(st) if checked else None
-    order = np.argsort(scores, axis=None, kind="stable")[:successes]
+    # Ganeti keeps the last of equally good placements in (primary, secondary) order
+    order = _last_first_order(scores)[:successes]
     for flat in order[: CAPACITY_TRIES if before is not None else 1]:
         row, col = divmod(int(flat), scores.shape[1])
         p, s = (row, col) if required == 2 else (col, -1)

@@ -1,8 +1,11 @@
 """hbal's search: repeatedly apply the single move that lowers the score most.
 
-Each step scores every allowed move of every movable instance at once
-(:mod:`corral_htools.evaluate`), in chunks of instances so that memory
-stays bounded on large clusters.
+Each step bounds, per movable instance and move kind, the best score any
+target could give (:meth:`Evaluator.score_bound`, cheap (instances x 1)
+arrays), scores the most promising instances exactly, and then scores
+exactly (:mod:`corral_htools.evaluate`, in chunks of instances so that
+memory stays bounded) only the instances whose bound can still match the
+best move found. The chosen move is the same as scoring every candidate.
 """
 
 from __future__ import annotations
@@ -32,8 +35,14 @@ if TYPE_CHECKING:
     Arr = NDArray[np.float64]
     IArr = NDArray[np.int64]
 
-#: Upper bound of candidate matrix cells evaluated at once.
-CHUNK_CELLS = 1_500_000
+#: Candidate matrix cells evaluated at once (a chunk's arrays then fit in a core's cache).
+CHUNK_CELLS = 65_536
+#: Instances whose bounds are computed at once.
+BOUND_ROWS = 4096
+#: Rows of each move kind scored first, to get a score the bounds are compared with.
+SEED_ROWS = 16
+#: Relative slack on that score, far above the rounding of either computation.
+BOUND_MARGIN = 1e-6
 #: Relative score differences below this are rounding noise of the bulk formula.
 SCORE_EPS = 1e-9
 
@@ -75,31 +84,13 @@ def movable_instances(state: GroupState, opts: BalanceOptions) -> tuple[IArr, IA
     return drbd, ext
 
 
-class _Best:
-    def __init__(self) -> None:
-        self.score = np.inf
-        self.move: Move | None = None
-
-    def offer(self, scores: Arr, kind: MoveKind, idx: IArr, state: GroupState) -> None:
-        if scores.size == 0:
-            return
-        flat = int(np.argmin(scores))
-        value = float(scores.flat[flat])
-        if not value < self.score:
-            return
-        row, col = divmod(flat, scores.shape[1])
-        i = int(idx[row])
-        p, s = int(state.pnode[i]), int(state.snode[i])
-        t = -1 if scores.shape[1] == 1 else col
-        np_, ns = new_nodes(kind, p, s, t)
-        self.score = value
-        self.move = Move(i, kind, t, p, s, np_, ns)
-
-
 def _views_drbd(
     ev: Evaluator, kind: MoveKind, idx: IArr
-) -> tuple[list[NodeView], list[NodeView], IArr, IArr]:
+) -> tuple[list[NodeView], list[NodeView], NodeView | None, IArr, IArr]:
     """Node views (scored, checked only) of a move kind for instances ``idx`` x targets.
+
+    The view of the target node (every node, one per column) is also returned
+    on its own: it is scored by its changes (:meth:`Evaluator.score_split`).
 
     Replacing the primary runs the instance on its secondary for a while, so
     that intermediate state must be feasible too (Ganeti checks it as well).
@@ -111,6 +102,7 @@ def _views_drbd(
     t = np.arange(st.n)[None, :]
     views: list[NodeView] = []
     checks: list[NodeView] = []
+    tv: NodeView | None = None
     if kind is MoveKind.FAILOVER:
         pv, sv = NodeView(ev, p), NodeView(ev, s)
         pv.lose_primary(v)
@@ -158,7 +150,23 @@ def _views_drbd(
         tv.gain_primary(v)
         views = [pv, tv]
         new_p, new_s = t, np.full_like(t, -1)
-    return views, checks, np.asarray(new_p), np.asarray(new_s)
+    return views, checks, tv, np.asarray(new_p), np.asarray(new_s)
+
+
+def _prepare(
+    ev: Evaluator, kind: MoveKind, idx: IArr
+) -> tuple[list[NodeView], list[NodeView], NodeView | None, Arr, IArr, IArr]:
+    """Views of ``kind`` for instances ``idx`` and the tag/location score change."""
+    st = ev.state
+    views, checks, target, new_p, new_s = _views_drbd(ev, kind, idx)
+    extra = np.zeros((len(idx), 1))
+    if kind is not MoveKind.REPLACE_SECONDARY:
+        extra = extra - WEIGHTS["pri_tags_score"] * ev.tag_drop(idx, st.pnode[idx])[:, None]
+        extra = extra + WEIGHTS["pri_tags_score"] * ev.tag_gain(
+            idx, np.broadcast_to(new_p, (len(idx), new_p.shape[1]))
+        )
+    extra = extra + ev.location_delta(idx, new_p, new_s)
+    return views, checks, target, extra, new_p, new_s
 
 
 def evaluate_kind(
@@ -166,18 +174,13 @@ def evaluate_kind(
 ) -> Arr:
     """Scores of ``kind`` for instances ``idx`` (rows) and targets (columns); inf if invalid."""
     st = ev.state
-    views, checks, new_p, new_s = _views_drbd(ev, kind, idx)
+    views, checks, target, extra, _, _ = _prepare(ev, kind, idx)
     p = st.pnode[idx][:, None]
     s = st.snode[idx][:, None]
-    primary_moves = kind is not MoveKind.REPLACE_SECONDARY
-    extra = np.zeros((len(idx), 1))
-    if primary_moves:
-        extra = extra - WEIGHTS["pri_tags_score"] * ev.tag_drop(idx, st.pnode[idx])[:, None]
-        extra = extra + WEIGHTS["pri_tags_score"] * ev.tag_gain(
-            idx, np.broadcast_to(new_p, (len(idx), new_p.shape[1]))
-        )
-    extra = extra + ev.location_delta(idx, new_p, new_s)
-    scores = ev.score_of(views, extra)
+    if target is None:
+        scores = ev.score_of(views, extra)
+    else:
+        scores = ev.score_split([v for v in views if v is not target], target, extra)
     ok = ev.valid(views + checks, idx, soft)
     if st.has_migration_tags:
         t_all = np.arange(st.n)[None, :]
@@ -202,34 +205,103 @@ def evaluate_kind(
     return np.asarray(scores, dtype=np.float64)
 
 
+def bound_kind(ev: Evaluator, kind: MoveKind, idx: IArr) -> Arr:
+    """Per instance of ``idx``, a lower bound of every score :func:`evaluate_kind` gives."""
+    views, _, target, extra, _, _ = _prepare(ev, kind, idx)
+    if target is None:
+        low: Arr = np.asarray(ev.score_of(views, extra), dtype=np.float64).min(axis=1)
+        return low
+    res: Arr = ev.score_bound([v for v in views if v is not target], target, extra)
+    return res
+
+
+class _Search:
+    """Candidates of one step, evaluated row subset by row subset.
+
+    Ties go to the first candidate in (kind, instance, target) order, as if
+    every kind were one matrix evaluated in turn.
+    """
+
+    def __init__(self, ev: Evaluator, opts: BalanceOptions) -> None:
+        st = ev.state
+        self.ev = ev
+        self.opts = opts
+        self.allowed: NDArray[np.bool_] | None = None
+        if opts.restrict_to_nodes:
+            names = opts.restrict_to_nodes
+            self.allowed = np.array([n.name in names for n in st.nodes], dtype=bool)
+        self.chunk = max(1, CHUNK_CELLS // max(1, st.n))
+        self.score = np.inf
+        self.key: tuple[int, int, int] = (0, 0, 0)
+        self.move: Move | None = None
+
+    def run(self, order: int, kind: MoveKind, cand: IArr, rows: IArr) -> None:
+        st = self.ev.state
+        for start in range(0, len(rows), self.chunk):
+            pos = rows[start : start + self.chunk]
+            idx = cand[pos]
+            scores = evaluate_kind(self.ev, kind, idx, self.opts.ignore_soft_errors, self.allowed)
+            if self.opts.restricted_migration and kind in _ENDS_IN_MIGRATION:
+                scores[st.offline[st.pnode[idx]]] = np.inf
+            if scores.size == 0:
+                continue
+            flat = int(np.argmin(scores))
+            value = float(scores.flat[flat])
+            row, col = divmod(flat, scores.shape[1])
+            key = (order, int(pos[row]), col)
+            if not (value < self.score or (value == self.score and key < self.key)):
+                continue
+            i = int(idx[row])
+            p, s = int(st.pnode[i]), int(st.snode[i])
+            t = -1 if scores.shape[1] == 1 else col
+            np_, ns = new_nodes(kind, p, s, t)
+            self.score, self.key = value, key
+            self.move = Move(i, kind, t, p, s, np_, ns)
+
+
 def best_move(
     ev: Evaluator, drbd: IArr, ext: IArr, opts: BalanceOptions
 ) -> tuple[float, Move | None]:
-    """The lowest-scoring allowed move over all candidates."""
-    st = ev.state
-    best = _Best()
-    soft = opts.ignore_soft_errors
-    allowed = None
-    if opts.restrict_to_nodes:
-        allowed = np.array([n.name in opts.restrict_to_nodes for n in st.nodes], dtype=bool)
-    chunk = max(1, CHUNK_CELLS // max(1, st.n))
-    kinds: tuple[MoveKind, ...] = (MoveKind.FAILOVER,)
+    """The lowest-scoring allowed move over all candidates.
+
+    Instances whose lower bound (:func:`bound_kind`) already exceeds a score
+    found are skipped: the best few rows of every kind are scored first, then
+    only the rows that could still beat or tie them.
+    """
+    search = _Search(ev, opts)
+    plans: list[tuple[MoveKind, IArr]] = [(MoveKind.FAILOVER, drbd)]
     if not opts.no_disk_moves:
-        kinds = (MoveKind.FAILOVER, *DRBD_KINDS)
-    for start in range(0, len(drbd), chunk):
-        idx = drbd[start : start + chunk]
-        for kind in kinds:
-            scores = evaluate_kind(ev, kind, idx, soft, allowed)
-            if opts.restricted_migration and kind in _ENDS_IN_MIGRATION:
-                drained = st.offline[st.pnode[idx]]
-                scores[drained] = np.inf
-            best.offer(scores, kind, idx, st)
-    if not opts.no_disk_moves:
-        for start in range(0, len(ext), chunk):
-            idx = ext[start : start + chunk]
-            kind = MoveKind.FAILOVER_TO_ANY
-            best.offer(evaluate_kind(ev, kind, idx, soft, allowed), kind, idx, st)
-    return best.score, best.move
+        plans += [(kind, drbd) for kind in DRBD_KINDS]
+        plans.append((MoveKind.FAILOVER_TO_ANY, ext))
+    bounds: list[Arr | None] = []
+    for order, (kind, cand) in enumerate(plans):
+        if kind is MoveKind.FAILOVER or len(cand) == 0:
+            search.run(order, kind, cand, np.arange(len(cand)))
+            bounds.append(None)
+            continue
+        parts = [
+            bound_kind(ev, kind, cand[start : start + BOUND_ROWS])
+            for start in range(0, len(cand), BOUND_ROWS)
+        ]
+        bounds.append(np.concatenate(parts))
+    seeded: list[IArr] = []
+    for order, (kind, cand) in enumerate(plans):
+        b = bounds[order]
+        if b is None:
+            seeded.append(np.zeros(0, dtype=np.int64))
+            continue
+        seed = np.sort(np.argsort(b, kind="stable")[:SEED_ROWS])
+        search.run(order, kind, cand, seed)
+        seeded.append(seed)
+    limit = search.score + BOUND_MARGIN * max(1.0, abs(search.score))
+    for order, (kind, cand) in enumerate(plans):
+        b = bounds[order]
+        if b is None:
+            continue
+        keep = b <= limit
+        keep[seeded[order]] = False
+        search.run(order, kind, cand, np.flatnonzero(keep))
+    return search.score, search.move
 
 
 def balance(

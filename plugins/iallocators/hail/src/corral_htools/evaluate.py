@@ -55,56 +55,80 @@ class InstVec:
     real: Arr
 
 
+class _LazyQuantities:
+    """A node view's quantities, each built on first use from its base and its changes.
+
+    The changes are applied in the order they were made, so a quantity is
+    bitwise what adding them one after another would give.
+    """
+
+    def __init__(self, base: dict[str, Arr], idx: IArr) -> None:
+        self._base = base
+        self._idx = idx
+        self.deltas: dict[str, list[Arr]] = {}
+        self._cache: dict[str, Arr] = {}
+
+    def __getitem__(self, key: str) -> Arr:
+        got = self._cache.get(key)
+        if got is None:
+            got = self._base[key][self._idx]
+            for d in self.deltas.get(key, ()):
+                got = got + d
+            self._cache[key] = got
+        return got
+
+    def add(self, key: str, delta: Arr) -> None:
+        self.deltas.setdefault(key, []).append(delta)
+        self._cache.pop(key, None)
+
+
 class NodeView:
     """A (batch of) node(s) after a candidate change: quantities and flags."""
 
     def __init__(self, ev: Evaluator, idx: IArr) -> None:
         self.idx = idx
         st = ev.state
-        self.q: dict[str, Arr] = {k: ev.q[k][idx] for k in _ADDITIVE}
-        self.rmem: Arr = st.rmem[idx]
+        self.q = _LazyQuantities(ev.q, idx)
+        self._rmem: Arr = st.rmem[idx]
+        self._rmem_gain: tuple[Arr, IArr, Arr] | None = None
+        #: bounds of the reserved memory over the targets (see score_bound)
+        self.rmem_lo: Arr = self._rmem
+        self.rmem_hi: Arr = self._rmem
         self.gain_p = False
         self.gain_s = False
+        #: the most the reserved memory can grow by (gaining a secondary)
+        self.rmem_rise: Arr | float = 0.0
+
+    def _primary(self, v: InstVec, sign: float) -> None:
+        q = self.q
+        q.add("fmem", -sign * v.mem_run)
+        q.add("fmem_f", -sign * v.mem_notoff)
+        q.add("fdsk", -sign * v.dsk_pri)
+        q.add("fdsk_f", -sign * v.dsk_pri_f)
+        q.add("ucpu", sign * v.cpu)
+        q.add("ucpu_f", sign * v.cpu_f)
+        q.add("pload", sign * v.util)
+        q.add("dload", sign * v.util)
+        q.add("spin", sign * v.spu_pri)
+        q.add("spin_f", sign * v.spu_pri_f)
+        q.add("pcnt", sign * v.real)
+        q.add("cnt", sign * v.real)
 
     def lose_primary(self, v: InstVec) -> None:
-        q = self.q
-        q["fmem"] = q["fmem"] + v.mem_run
-        q["fmem_f"] = q["fmem_f"] + v.mem_notoff
-        q["fdsk"] = q["fdsk"] + v.dsk_pri
-        q["fdsk_f"] = q["fdsk_f"] + v.dsk_pri_f
-        q["ucpu"] = q["ucpu"] - v.cpu
-        q["ucpu_f"] = q["ucpu_f"] - v.cpu_f
-        q["pload"] = q["pload"] - v.util
-        q["dload"] = q["dload"] - v.util
-        q["spin"] = q["spin"] - v.spu_pri
-        q["spin_f"] = q["spin_f"] - v.spu_pri_f
-        q["pcnt"] = q["pcnt"] - v.real
-        q["cnt"] = q["cnt"] - v.real
+        self._primary(v, -1.0)
 
     def gain_primary(self, v: InstVec) -> None:
-        q = self.q
-        q["fmem"] = q["fmem"] - v.mem_run
-        q["fmem_f"] = q["fmem_f"] - v.mem_notoff
-        q["fdsk"] = q["fdsk"] - v.dsk_pri
-        q["fdsk_f"] = q["fdsk_f"] - v.dsk_pri_f
-        q["ucpu"] = q["ucpu"] + v.cpu
-        q["ucpu_f"] = q["ucpu_f"] + v.cpu_f
-        q["pload"] = q["pload"] + v.util
-        q["dload"] = q["dload"] + v.util
-        q["spin"] = q["spin"] + v.spu_pri
-        q["spin_f"] = q["spin_f"] + v.spu_pri_f
-        q["pcnt"] = q["pcnt"] + v.real
-        q["cnt"] = q["cnt"] + v.real
+        self._primary(v, 1.0)
         self.gain_p = True
 
     def _secondary(self, v: InstVec, sign: float) -> None:
         q = self.q
-        q["fdsk"] = q["fdsk"] - sign * v.dsk_sec
-        q["fdsk_f"] = q["fdsk_f"] - sign * v.dsk_sec_f
-        q["dload"] = q["dload"] + sign * v.util
-        q["spin"] = q["spin"] + sign * v.spu_sec
-        q["spin_f"] = q["spin_f"] + sign * v.spu_sec_f
-        q["cnt"] = q["cnt"] + sign * v.real
+        q.add("fdsk", -sign * v.dsk_sec)
+        q.add("fdsk_f", -sign * v.dsk_sec_f)
+        q.add("dload", sign * v.util)
+        q.add("spin", sign * v.spu_sec)
+        q.add("spin_f", sign * v.spu_sec_f)
+        q.add("cnt", sign * v.real)
 
     def change_secondary(
         self, ev: Evaluator, v: InstVec, lose_peer: IArr | None, gain_peer: IArr | None
@@ -120,11 +144,56 @@ class NodeView:
             base = np.where(is_arg, np.maximum(ev.max2[self.idx], dropped), ev.max1[self.idx])
         else:
             base = self.rmem
+        self.rmem_lo = base
+        self.rmem_hi = base
         if gain_peer is not None:
             self._secondary(v, 1.0)
             self.gain_s = True
-            base = np.maximum(base, st.peers[self.idx, gain_peer] + v.sec_mem)
-        self.rmem = base
+            self.rmem_rise = v.sec_mem
+            # no peer's share exceeds the node's row maximum
+            self.rmem_hi = np.maximum(base, ev.max1[self.idx] + v.sec_mem)
+            self._rmem_gain = (st.peers, gain_peer, v.sec_mem)
+        self._rmem = base
+
+    @property
+    def rmem(self) -> Arr:
+        """Reserved memory after the change (built on first use: it may be (C, N))."""
+        if self._rmem_gain is not None:
+            peers, gain_peer, sec_mem = self._rmem_gain
+            self._rmem = np.maximum(self._rmem, peers[self.idx, gain_peer] + sec_mem)
+            self._rmem_gain = None
+        return self._rmem
+
+    @property
+    def rmem_varies(self) -> bool:
+        """Whether the reserved memory depends on the target column."""
+        if self._rmem_gain is None:
+            return False
+        shape = np.broadcast_shapes(np.shape(self.idx), np.shape(self._rmem_gain[1]))
+        return len(shape) == 2 and shape[1] > 1 and np.shape(self.idx)[1:] == (1,)
+
+
+class _BoundParts:
+    """Sums of (rows, 1) terms and of (rows, N) terms, kept apart (see score_bound)."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.per_row: Arr = np.zeros((rows, 1))
+        self.per_cell: Arr | None = None
+
+    def add(self, term: Arr | float) -> None:
+        arr = np.asarray(term, dtype=np.float64)
+        if arr.ndim == 2 and arr.shape[1] > 1:
+            self.per_cell = arr if self.per_cell is None else self.per_cell + arr
+        else:
+            self.per_row = self.per_row + arr.reshape(-1, 1)
+
+    def total(self) -> Arr:
+        res: Arr = self.per_row[:, 0]
+        if self.per_cell is not None:
+            cells = np.broadcast_to(self.per_cell, (self.rows, self.per_cell.shape[1]))
+            res = res + cells.min(axis=1)
+        return res
 
 
 class Evaluator:
@@ -149,12 +218,17 @@ class Evaluator:
         self.values: list[Arr] = []
         self.sums: list[float] = []
         self.sqs: list[float] = []
+        #: per std term: inverse divisor on online nodes (0 elsewhere), twice the values
+        self.scale: list[Arr] = []
+        self.twice: list[Arr] = []
         for m in self.metrics:
             raw = self.q[m.quantity] * self.statics.inv[m.divisor]
             c = float((raw * on).sum() / self.n_on)
             vals = raw - c
             self.center.append(c)
             self.values.append(vals)
+            self.scale.append(self.statics.inv[m.divisor] * on)
+            self.twice.append(2.0 * vals)
             self.sums.append(float((vals * on).sum()))
             self.sqs.append(float((vals * vals * on).sum()))
         self.fail = st.fail_n1()
@@ -249,6 +323,193 @@ class Evaluator:
             )
         return np.asarray(tot, dtype=np.float64)
 
+    def score_split(self, fixed: list[NodeView], target: NodeView, extra: Arr) -> Arr:
+        """:meth:`score_of` for ``fixed`` per-candidate views and one view of every node.
+
+        ``fixed`` views are shaped (C, 1); ``target`` (index shape (1, N)) gains
+        the instance as primary or secondary, so a std term's change there is
+        the instance's contribution times the node's inverse divisor, and terms
+        the target leaves unchanged stay (C, 1). Offline targets are never
+        valid, so their offline-count terms are left out.
+        """
+        st = self.state
+        t = target.idx
+        if not (target.gain_p or target.gain_s):
+            raise ValueError("the target view must gain the instance")
+        tot: Arr = extra + self.base
+        n_on = self.n_on
+        for k, m in enumerate(self.metrics):
+            ds: Arr | float = 0.0
+            dq: Arr | float = 0.0
+            for v in fixed:
+                inv = self.statics.inv[m.divisor][v.idx]
+                qty = v.rmem if m.quantity == "rmem" else v.q[m.quantity]
+                new = qty * inv - self.center[k]
+                old = self.values[k][v.idx]
+                on = self.on[v.idx]
+                ds = ds + on * (new - old)
+                dq = dq + on * (new * new - old * old)
+            s: Arr = np.asarray(self.sums[k] + ds, dtype=np.float64)
+            q: Arr = np.asarray(self.sqs[k] + dq, dtype=np.float64)
+            delta: Arr | None = None
+            if m.quantity == "rmem":
+                if target.gain_s:
+                    delta = (target.rmem - st.rmem[t]) * self.scale[k][t]
+            else:
+                changes = target.q.deltas.get(m.quantity)
+                if changes:
+                    step = changes[0]
+                    for more in changes[1:]:
+                        step = step + more
+                    delta = step * self.scale[k][t]
+            if delta is not None:
+                s = s + delta
+                sq = self.twice[k][t] + delta
+                sq *= delta
+                q = q + sq
+            mean = s / n_on
+            mean *= mean
+            var = q / n_on
+            var -= mean
+            np.maximum(var, 0.0, out=var)
+            np.sqrt(var, out=var)
+            var *= m.weight
+            if var.shape == tot.shape:
+                tot += var
+            else:
+                tot = tot + var
+        inv_tmem = self.statics.inv["t_mem"]
+        for v in fixed:
+            on = self.on[v.idx]
+            off = 1.0 - on
+            cnt = v.q["cnt"]
+            old_cnt = self.q["cnt"][v.idx]
+            new_fail = (v.q["fmem"] <= v.rmem) * on
+            tot = tot + WEIGHTS["n1_cnt"] * (new_fail * cnt - self.fail[v.idx] * old_cnt)
+            tot = tot + WEIGHTS["offline_all_cnt"] * off * (cnt - old_cnt)
+            tot = tot + WEIGHTS["offline_pri_cnt"] * off * (v.q["pcnt"] - st.pcnt[v.idx])
+            tot = (
+                tot
+                + WEIGHTS["reserved_mem_rtotal"] * on * (v.rmem - st.rmem[v.idx]) * inv_tmem[v.idx]
+            )
+        on_t = self.on[t]
+        new_fail = (target.q["fmem"] <= target.rmem) * on_t
+        n1 = new_fail * target.q["cnt"] - self.fail[t] * self.q["cnt"][t]
+        tot = tot + WEIGHTS["n1_cnt"] * n1
+        if target.gain_s:
+            grow = (target.rmem - st.rmem[t]) * (on_t * inv_tmem[t])
+            tot = tot + WEIGHTS["reserved_mem_rtotal"] * grow
+        return np.asarray(tot, dtype=np.float64)
+
+    def score_bound(self, fixed: list[NodeView], target: NodeView, extra: Arr) -> Arr:
+        """A lower bound, per candidate row, of :meth:`score_split` over all valid targets.
+
+        The fixed views' terms are exact. At the target a std term changes by
+        a quadratic in the instance's contribution ``d`` (a range for the
+        reserved memory: 0 up to the instance's secondary memory) and in the
+        node's scale and value; each part of it is bounded by the extremes of
+        those over the online nodes. Gaining an instance never lowers the
+        target's N+1 or reserved-memory terms, so they are bounded by 0.
+        """
+        st = self.state
+        rows = len(fixed[0].idx) if fixed else 1
+        # terms per row, and the (rows, N) terms of views whose reserved memory
+        # depends on the target; the bound is the first plus the row minimum of the second
+        parts = _BoundParts(rows)
+        parts.add(np.asarray(extra, dtype=np.float64))
+        parts.add(np.full((rows, 1), self.base))
+        n_on = self.n_on
+        online = st.online
+        for k, m in enumerate(self.metrics):
+            ds: Arr | float = 0.0
+            dq: Arr | float = 0.0
+            ranged: NodeView | None = None
+            for v in fixed:
+                if m.quantity == "rmem" and v.rmem_varies:
+                    ranged = v
+                    continue
+                inv = self.statics.inv[m.divisor][v.idx]
+                qty = v.rmem if m.quantity == "rmem" else v.q[m.quantity]
+                new = qty * inv - self.center[k]
+                old = self.values[k][v.idx]
+                on = self.on[v.idx]
+                ds = ds + on * (new - old)
+                dq = dq + on * (new * new - old * old)
+            s = np.asarray(self.sums[k] + ds, dtype=np.float64) * np.ones((rows, 1))
+            q = np.asarray(self.sqs[k] + dq, dtype=np.float64) * np.ones((rows, 1))
+            if ranged is not None:
+                if target.gain_s or n_on <= 1.0:
+                    continue  # not a move hbal makes: the term's bound is 0
+                var = self._ranged_var(k, ranged, s, q)
+                parts.add(m.weight * np.sqrt(np.maximum(var, 0.0)))
+                continue
+            var = q / n_on - (s / n_on) ** 2
+            lo: Arr | None = None
+            hi: Arr | None = None
+            if m.quantity == "rmem":
+                if target.gain_s:
+                    lo = np.zeros((rows, 1))
+                    hi = np.asarray(target.rmem_rise, dtype=np.float64) * np.ones((rows, 1))
+            else:
+                changes = target.q.deltas.get(m.quantity)
+                if changes:
+                    step = changes[0]
+                    for more in changes[1:]:
+                        step = step + more
+                    lo = hi = np.asarray(step, dtype=np.float64) * np.ones((rows, 1))
+            if lo is not None and hi is not None and online.any():
+                scale = self.scale[k][online]
+                y = scale * self.values[k][online]
+                y_lo, y_hi = float(y.min()), float(y.max())
+                s_lo, s_hi = float(scale.min()), float(scale.max())
+                # 2 d y / n
+                lin = np.minimum(np.minimum(lo * y_lo, lo * y_hi), np.minimum(hi * y_lo, hi * y_hi))
+                # d^2 s^2 (n - 1) / n^2
+                d2 = np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(lo * lo, hi * hi))
+                quad = d2 * (s_lo * s_lo) * (n_on - 1.0) / (n_on * n_on)
+                # -2 S d s / n^2
+                c = -2.0 * s / (n_on * n_on)
+                cross = np.minimum(
+                    np.minimum(c * lo * s_lo, c * lo * s_hi),
+                    np.minimum(c * hi * s_lo, c * hi * s_hi),
+                )
+                var = var + 2.0 * lin / n_on + quad + cross
+            parts.add(m.weight * np.sqrt(np.maximum(var, 0.0)))
+        inv_tmem = self.statics.inv["t_mem"]
+        for v in fixed:
+            on = self.on[v.idx]
+            off = 1.0 - on
+            cnt = v.q["cnt"]
+            old_cnt = self.q["cnt"][v.idx]
+            # both terms grow with the reserved memory: its least value bounds them
+            rmem = v.rmem_lo if v.rmem_varies else v.rmem
+            new_fail = (v.q["fmem"] <= rmem) * on
+            parts.add(WEIGHTS["n1_cnt"] * (new_fail * cnt - self.fail[v.idx] * old_cnt))
+            parts.add(WEIGHTS["offline_all_cnt"] * off * (cnt - old_cnt))
+            parts.add(WEIGHTS["offline_pri_cnt"] * off * (v.q["pcnt"] - st.pcnt[v.idx]))
+            rise = rmem - st.rmem[v.idx]
+            parts.add(WEIGHTS["reserved_mem_rtotal"] * on * rise * inv_tmem[v.idx])
+        return parts.total()
+
+    def _ranged_var(self, k: int, v: NodeView, s: Arr, q: Arr) -> Arr:
+        """Least variance of std term ``k`` over view ``v``'s reserved memory range.
+
+        With the other nodes fixed the variance is a convex quadratic in the
+        view's value x, least at x = S / (n - 1) (S the others' sum), so the
+        bound is its value at that point clamped to the range.
+        """
+        n_on = self.n_on
+        inv = self.statics.inv["t_mem"][v.idx]
+        on = self.on[v.idx]
+        old = self.values[k][v.idx]
+        s_rest = s - on * old
+        q_rest = q - on * old * old
+        x_lo = v.rmem_lo * inv - self.center[k]
+        x_hi = v.rmem_hi * inv - self.center[k]
+        x = np.clip(s_rest / (n_on - 1.0), np.minimum(x_lo, x_hi), np.maximum(x_lo, x_hi))
+        res: Arr = (q_rest + on * x * x) / n_on - ((s_rest + on * x) / n_on) ** 2
+        return res
+
     def valid(self, views: list[NodeView], idx: IArr, soft: bool) -> BArr:
         """Hard (and unless ``soft`` is ignored, soft) constraints at every changed node.
 
@@ -286,9 +547,11 @@ class Evaluator:
             if v.gain_s:
                 ok = ok & st.online[v.idx]
                 ok = ok & (v.q["fdsk"] > 0)
-                ok = ok & (forced | (sec_mem < v.q["fmem"]))
-                ok = ok & (forced | (sec_mem < v.q["fmem_f"]))
-                ok = ok & n1_ok
+                # room to fail the instance over is a soft check (Ganeti's hail
+                # relocates onto a crowded secondary with --ignore-soft-errors)
+                ok = ok & (relaxed | (sec_mem < v.q["fmem"]))
+                ok = ok & (relaxed | (sec_mem < v.q["fmem_f"]))
+                ok = ok & (relaxed | old_fail | ~new_fail)
                 ok = ok & (relaxed | (v.q["spin"] <= st.hi_spindles[v.idx]))
         return np.asarray(ok, dtype=bool)
 
