@@ -614,20 +614,23 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configure_failover(parser: argparse.ArgumentParser) -> None:
-    add = parser.add_argument
-    add("-f", "--force", action="store_true", help="do not ask for confirmation")
-    add(
-        "--ignore-consistency",
-        action="store_true",
-        help="go on even if the instance cannot be stopped on its node (the node is down)",
-    )
-    add(
+def _add_stop_options(parser: argparse.ArgumentParser, consistency_help: str) -> None:
+    """``--ignore-consistency`` and ``--shutdown-timeout``, as failover and move take them."""
+    parser.add_argument("--ignore-consistency", action="store_true", help=consistency_help)
+    parser.add_argument(
         "--shutdown-timeout",
         type=int,
         default=120,
         metavar="SECONDS",
         help="how long the instance has to shut down before it is killed",
+    )
+
+
+def _configure_failover(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("-f", "--force", action="store_true", help="do not ask for confirmation")
+    _add_stop_options(
+        parser, "go on even if the instance cannot be stopped on its node (the node is down)"
     )
     add("-n", "--target-node", metavar="NODE", help="the node to fail over to")
     add("-I", "--iallocator", metavar="NAME", help="the allocator that chooses the target")
@@ -657,18 +660,7 @@ def _configure_move(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("-f", "--force", action="store_true", help="do not ask for confirmation")
     add("-n", "--target-node", required=True, metavar="NODE", help="the node to move to")
-    add(
-        "--ignore-consistency",
-        action="store_true",
-        help="copy the disks even if the instance cannot be stopped on its node",
-    )
-    add(
-        "--shutdown-timeout",
-        type=int,
-        default=120,
-        metavar="SECONDS",
-        help="how long the instance has to shut down before it is killed",
-    )
+    _add_stop_options(parser, "copy the disks even if the instance cannot be stopped on its node")
     add("--compress", default="none", metavar="TOOL", help="compression for the copy: none")
     add("--ignore-ipolicy", action="store_true", help="ignore the target's instance policy")
     add_submit_options(parser)

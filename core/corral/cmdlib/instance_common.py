@@ -72,6 +72,14 @@ async def call(
     return result.result
 
 
+def disk_args(
+    master: MasterContext, cfg: o.ConfigData, inst: o.Instance, disk: o.Disk, index: int
+) -> dict[str, Any]:
+    """The arguments of a node's disk call (disk_create, disk_remove, ...) for one disk."""
+    spec = instancedoc.disk_spec(cfg, inst, disk, index, master.registry)
+    return {"template": inst.disk_template, "disk": dataclasses.asdict(spec)}
+
+
 def document(
     master: MasterContext, inst: o.Instance, cfg: o.ConfigData | None = None, **overrides: Any
 ) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from corral.config import objects as o
 from corral.config.inheritance import effective_beparams
 from corral.config.writer import target as rpc_target
 from corral.plugins.kinds import DriverKind
-from corral.rpc import instancedoc
 
 #: MiB copied by one read/write pair: large enough to keep the nodes busy,
 #: small enough that a piece (base64 in a JSON answer) stays a few MiB.
@@ -46,11 +45,6 @@ def check_copyable(lu: Any, inst: o.Instance) -> None:
         )
 
 
-def _disk_args(cfg: o.ConfigData, inst: o.Instance, index: int, lu: Any) -> dict[str, Any]:
-    spec = instancedoc.disk_spec(cfg, inst, inst.disks[index], index, lu.master.registry)
-    return {"template": inst.disk_template, "disk": dataclasses.asdict(spec)}
-
-
 async def copy_disk(
     lu: Any,
     cfg: o.ConfigData,
@@ -62,8 +56,8 @@ async def copy_disk(
     instance as it is there (each with its own logical ids)."""
     (snode, sinst), (dnode, dinst) = source, dest
     size = sinst.disks[index].size
-    src_args = _disk_args(cfg, sinst, index, lu)
-    dst_args = _disk_args(cfg, dinst, index, lu)
+    src_args = ic.disk_args(lu.master, cfg, sinst, sinst.disks[index], index)
+    dst_args = ic.disk_args(lu.master, cfg, dinst, dinst.disks[index], index)
     lu.feedback(f"* copying disk/{index} ({size} MiB) from {snode.name} to {dnode.name}")
     started = last = time.monotonic()
     sent = offset = 0
@@ -199,7 +193,7 @@ async def _create(lu: Any, cfg: o.ConfigData, moved: o.Instance, dest: o.Node) -
         lu.feedback(f"* creating the disks on {dest.name}")
     try:
         for index, disk in enumerate(moved.disks):
-            args = _disk_args(view, moved, index, lu)
+            args = ic.disk_args(lu.master, view, moved, moved.disks[index], index)
             logical_id = await ic.call(lu.master, dest, "disk_create", args, 3600)
             made.append(dataclasses.replace(disk, logical_id=str(logical_id)))
     except BaseException:
@@ -212,7 +206,10 @@ async def _remove(lu: Any, cfg: o.ConfigData, inst: o.Instance, node: o.Node) ->
     view = dataclasses.replace(cfg, instances={**cfg.instances, inst.uuid: inst})
     for index in range(len(inst.disks)):
         answer = await lu.master.rpc.call(
-            rpc_target(node), "disk_remove", _disk_args(view, inst, index, lu), 300
+            rpc_target(node),
+            "disk_remove",
+            ic.disk_args(lu.master, view, inst, inst.disks[index], index),
+            300,
         )
         if not answer.ok:
             lu.feedback(

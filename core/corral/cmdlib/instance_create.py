@@ -429,10 +429,7 @@ class LUInstanceCreate(LogicalUnit):
         cfg = self.master.config
         try:
             for index, disk in enumerate(inst.disks):
-                spec = instancedoc.disk_spec(
-                    cfg_with(cfg, inst), inst, disk, index, self.master.registry
-                )
-                args = {"template": inst.disk_template, "disk": dataclasses.asdict(spec)}
+                args = ic.disk_args(self.master, cfg_with(cfg, inst), inst, disk, index)
                 for node in self.nodes:
                     logical_id = await ic.call(self.master, node, "disk_create", args, 3600)
                 made.append(dataclasses.replace(disk, logical_id=str(logical_id)))
@@ -444,14 +441,9 @@ class LUInstanceCreate(LogicalUnit):
     async def _remove_disks(self, inst: o.Instance) -> None:
         cfg = cfg_with(self.master.config, inst)
         for index, disk in enumerate(inst.disks):
-            spec = instancedoc.disk_spec(cfg, inst, disk, index, self.master.registry)
+            args = ic.disk_args(self.master, cfg, inst, disk, index)
             for node in self.nodes:
-                result = await self.master.rpc.call(
-                    target(node),
-                    "disk_remove",
-                    {"template": inst.disk_template, "disk": dataclasses.asdict(spec)},
-                    300,
-                )
+                result = await self.master.rpc.call(target(node), "disk_remove", args, 300)
                 if not result.ok:
                     self.feedback(
                         f"WARNING: could not remove disk {index} of {inst.name}"

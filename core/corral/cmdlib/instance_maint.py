@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 from typing import Any
 
 from corral.api.errors import OpPrereqError
@@ -13,10 +12,6 @@ from corral.cmdlib.instance_lifecycle import running_record
 from corral.config.writer import target
 from corral.hostname import check_name
 from corral.locking import Level
-from corral.rpc import instancedoc
-
-if TYPE_CHECKING:
-    from corral.config import objects as o
 
 
 async def _check_down(lu: InstanceLU, action: str) -> None:
@@ -25,11 +20,6 @@ async def _check_down(lu: InstanceLU, action: str) -> None:
             f"Instance {lu.inst.name} is running, {action} needs it stopped:"
             f" 'gnt-instance shutdown {lu.inst.name}' first"
         )
-
-
-def _disk_args(lu: InstanceLU, index: int, disk: o.Disk) -> dict[str, Any]:
-    spec = instancedoc.disk_spec(lu.master.config, lu.inst, disk, index, lu.master.registry)
-    return {"template": lu.inst.disk_template, "disk": dataclasses.asdict(spec)}
 
 
 class LUInstanceReinstall(InstanceLU):
@@ -119,7 +109,10 @@ class LUInstanceActivateDisks(InstanceLU):
         found = []
         for index, disk in enumerate(self.inst.disks):
             path = await ic.call(
-                self.master, self.pnode, "disk_attach", _disk_args(self, index, disk)
+                self.master,
+                self.pnode,
+                "disk_attach",
+                ic.disk_args(self.master, self.master.config, self.inst, disk, index),
             )
             found.append([self.pnode.name, f"disk/{index}", path])
         if not self.inst.disks_active:
@@ -137,7 +130,12 @@ class LUInstanceDeactivateDisks(InstanceLU):
 
     async def execute(self) -> Any:
         for index, disk in enumerate(self.inst.disks):
-            await ic.call(self.master, self.pnode, "disk_detach", _disk_args(self, index, disk))
+            await ic.call(
+                self.master,
+                self.pnode,
+                "disk_detach",
+                ic.disk_args(self.master, self.master.config, self.inst, disk, index),
+            )
         if self.inst.disks_active:
             await ic.set_instance(self.master, self.inst, disks_active=False)
         return None

@@ -31,12 +31,6 @@ from corral.config import typed
 from corral.config.inheritance import effective_beparams
 from corral.config.writer import target
 from corral.plugins.kinds import DriverKind
-from corral.rpc import instancedoc
-
-
-def _disk_args(master: Any, cfg: o.ConfigData, inst: o.Instance, disk: o.Disk, index: int) -> Any:
-    spec = instancedoc.disk_spec(cfg, inst, disk, index, master.registry)
-    return {"template": inst.disk_template, "disk": dataclasses.asdict(spec)}
 
 
 class LUInstanceSetParams(InstanceLU):
@@ -237,7 +231,7 @@ class LUInstanceSetParams(InstanceLU):
         places = {d.uuid: i for i, d in enumerate(self.disks)}
         try:
             for disk in self.new_disks:
-                args = _disk_args(self.master, cfg, inst, disk, places[disk.uuid])
+                args = ic.disk_args(self.master, cfg, inst, disk, places[disk.uuid])
                 logical_id = None
                 for node_uuid in disk.nodes:
                     node = cfg.nodes[node_uuid]
@@ -260,7 +254,7 @@ class LUInstanceSetParams(InstanceLU):
     async def _remove_disk(
         self, cfg: o.ConfigData, inst: o.Instance, disk: o.Disk, index: int
     ) -> None:
-        args = _disk_args(
+        args = ic.disk_args(
             self.master, cfg, dataclasses.replace(inst, disks=(*inst.disks, disk)), disk, index
         )
         for node_uuid in disk.nodes or (inst.primary_node,):
@@ -321,7 +315,7 @@ class LUInstanceGrowDisk(InstanceLU):
             f"Growing disk {op.disk} of instance {inst.name} by {self.delta} MiB to"
             f" {self.new_size} MiB"
         )
-        args = _disk_args(self.master, cfg, inst, disk, op.disk)
+        args = ic.disk_args(self.master, cfg, inst, disk, op.disk)
         args["amount"] = self.delta
         for node_uuid in disk.nodes or (inst.primary_node,):
             real = await ic.call(self.master, cfg.nodes[node_uuid], "disk_grow", args, 3600)

@@ -22,7 +22,6 @@ from corral.config import objects as o
 from corral.config.writer import target as rpc_target
 from corral.locking import ALL
 from corral.locking import Level
-from corral.rpc import instancedoc
 
 if TYPE_CHECKING:
     from corral.cmdlib.base import LockSpec
@@ -131,8 +130,7 @@ class LUInstanceRecreateDisks(InstanceLU):
         try:
             for index in sorted(self.todo):
                 self.feedback(f" - INFO: Recreating disk {index} of {inst.name}")
-                spec = instancedoc.disk_spec(view, new, disks[index], index, master.registry)
-                args = {"template": inst.disk_template, "disk": dataclasses.asdict(spec)}
+                args = ic.disk_args(master, view, new, disks[index], index)
                 for node in self.nodes:
                     logical_id = await ic.call(master, node, "disk_create", args, 3600)
                 disks[index] = dataclasses.replace(disks[index], logical_id=str(logical_id))
@@ -150,14 +148,9 @@ class LUInstanceRecreateDisks(InstanceLU):
         self, cfg: o.ConfigData, inst: o.Instance, made: list[tuple[int, o.Disk]]
     ) -> None:
         for index, disk in made:
-            spec = instancedoc.disk_spec(cfg, inst, disk, index, self.master.registry)
+            args = ic.disk_args(self.master, cfg, inst, disk, index)
             for node in self.nodes:
-                answer = await self.master.rpc.call(
-                    rpc_target(node),
-                    "disk_remove",
-                    {"template": inst.disk_template, "disk": dataclasses.asdict(spec)},
-                    300,
-                )
+                answer = await self.master.rpc.call(rpc_target(node), "disk_remove", args, 300)
                 if not answer.ok:
                     self.feedback(
                         f"WARNING: could not remove disk/{index} on {node.name}: {answer.error}"
