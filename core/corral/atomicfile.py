@@ -19,13 +19,8 @@ def write_atomically(
     and call :func:`fsync_dir` once at the end.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = write_temporary(target, data, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -33,6 +28,27 @@ def write_atomically(
         raise
     if sync_dir:
         fsync_dir(target.parent)
+
+
+def write_temporary(path: Path, data: bytes, mode: int = 0o600) -> Path:
+    """The first half of :func:`write_atomically`: ``data`` in a synced file beside ``path``.
+
+    ``os.replace`` of the returned file over ``path`` (then :func:`fsync_dir`)
+    publishes it. Several of these may run in parallel threads, so their
+    fsyncs overlap where one after the other they would add up.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
 
 
 def fsync_dir(path: Path | str) -> None:

@@ -41,6 +41,11 @@ def test_sigkill_during_a_stream_of_jobs_loses_nothing(master_factory) -> None:
     submitter.start()
     try:
         for _ in range(8):
+            # Some jobs acknowledged by each daemon before it is killed, however slow
+            # the machine is, then a random moment within the stream.
+            before, deadline = len(acknowledged), time.monotonic() + 60
+            while len(acknowledged) < before + 8 and time.monotonic() < deadline:
+                time.sleep(0.01)
             time.sleep(rng.uniform(0.05, 0.4))
             master.kill()
             master.start()

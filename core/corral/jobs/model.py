@@ -209,6 +209,9 @@ class QueuedOpCode:
 
     def __post_init__(self) -> None:
         self.status = OpStatus(self.status)
+        # Normalised once: the input never changes, and the job file is written
+        # several times over a job's life.
+        self.input = _json_value(self.input, "an opcode")
 
     @classmethod
     def from_opcode(cls, op: OpCode | Mapping[str, Any]) -> QueuedOpCode:
@@ -240,7 +243,7 @@ class QueuedOpCode:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "input": _json_value(self.input, "an opcode"),
+            "input": self.input,
             "status": str(self.status),
             "result": self.result,
             "log": [[e.serial, list(e.timestamp), e.type, e.message] for e in self.log],

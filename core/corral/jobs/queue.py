@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pluggy
+    from twisted.internet.interfaces import IDelayedCall
     from twisted.internet.interfaces import IReactorTime
 
     from corral.cmdlib.processor import Processor
@@ -58,6 +59,10 @@ NO_CHANGE = "nochange"
 #: Seconds CancelJob with kill waits for the killed job to stop before answering
 #: anyway (an LU that swallows the cancellation must not hang its caller).
 KILL_WAIT = 30.0
+#: Seconds a job's new log lines may wait to be written: a change of state
+#: within that time writes them along (a short job's lines cost no write
+#: of their own); watchers see a line at most this much later.
+LOG_DELAY = 0.2
 
 
 class JobQueueDrainError(OpPrereqError):
@@ -111,18 +116,24 @@ class _JobFiles:
     replace each other; the next write takes the newest, and every caller
     whose snapshot it covers is told at once. So a chatty job costs few
     fsyncs, and a file never goes back to an older state.
+
+    A snapshot taken only for new log lines is written here but not sent
+    to the candidates (as Ganeti does with feedback): the next change of
+    state carries the whole file, lines included, and a master failover
+    loses at most some log lines of a job that was running anyway.
     """
 
     def __init__(self, store: JobStore, replicate: Replicate | None = None) -> None:
         self._store = store
         self._replicate: Replicate = replicate or _no_replica
-        self._pending: dict[int, tuple[bytes, list[defer.Deferred[None]]]] = {}
+        #: Per job: the newest snapshot, its waiters, and whether it must be replicated.
+        self._pending: dict[int, tuple[bytes, list[defer.Deferred[None]], bool]] = {}
         self._busy: set[int] = set()
 
-    def persist(self, job: Job) -> defer.Deferred[None]:
+    def persist(self, job: Job, *, replicate: bool = True) -> defer.Deferred[None]:
         done: defer.Deferred[None] = defer.Deferred()
-        _, waiters = self._pending.get(job.id, (b"", []))
-        self._pending[job.id] = (self._store.encode(job), [*waiters, done])
+        _, waiters, earlier = self._pending.get(job.id, (b"", [], False))
+        self._pending[job.id] = (self._store.encode(job), [*waiters, done], replicate or earlier)
         if job.id not in self._busy:
             self._busy.add(job.id)
             defer.Deferred.fromCoroutine(self._drain(job.id))
@@ -131,10 +142,11 @@ class _JobFiles:
     async def _drain(self, job_id: int) -> None:
         try:
             while job_id in self._pending:
-                data, waiters = self._pending.pop(job_id)
+                data, waiters, replicate = self._pending.pop(job_id)
                 try:
                     await threads.deferToThread(self._store.write_encoded, job_id, data)
-                    await self._replicate(write_op(f"job-{job_id}", data))
+                    if replicate:
+                        await self._replicate(write_op(f"job-{job_id}", data))
                 except Exception as err:
                     log.failure("writing job {job} failed", job=job_id)
                     for waiter in waiters:
@@ -241,6 +253,8 @@ class JobQueue:
         self._watchers: dict[int, list[defer.Deferred[None]]] = {}
         #: The status each job was last announced with (hooks see each change once).
         self._announced: dict[int, JobStatus] = {}
+        #: Jobs with log lines not yet written: the call that writes them.
+        self._log_writes: dict[int, IDelayedCall] = {}
         self._drained = False
 
     # -- start-up ----------------------------------------------------------------
@@ -478,15 +492,25 @@ class JobQueue:
 
     def _feedback(self, job: Job, index: int, message: str) -> None:
         job.add_log(index, "message", message, self._now())
-        self._changed(job)
+        if job.id not in self._log_writes:
+            self._log_writes[job.id] = self._clock.callLater(LOG_DELAY, self._write_log, job)
 
-    def _changed(self, job: Job) -> defer.Deferred[None]:
+    def _write_log(self, job: Job) -> None:
+        del self._log_writes[job.id]
+        self._changed(job, replicate=False)
+
+    def _changed(self, job: Job, *, replicate: bool = True) -> defer.Deferred[None]:
         """Persist the job; once that is durable, wake its watchers and tell the hooks.
 
         Nobody learns of a state (a final status, a log line) that a crash
-        could still take back.
+        could still take back. Log lines waiting for their own write go
+        along with this one. ``replicate=False`` (log lines only) writes
+        the file here without sending it to the candidates.
         """
-        written = self._files.persist(job)
+        waiting = self._log_writes.pop(job.id, None)
+        if waiting is not None:
+            waiting.cancel()
+        written = self._files.persist(job, replicate=replicate)
 
         def saved(result: object) -> object:
             if isinstance(result, Failure):

@@ -50,6 +50,28 @@ def remove_op(path: str) -> dict[str, Any]:
     return {"op": "remove", "path": path}
 
 
+def coalesce(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``ops`` without writes that a later write of the same file in the batch replaces.
+
+    A busy job is often written several times while one batch is under
+    way; the candidate needs only its newest file. Any operation other
+    than a write (rename, remove, reset) keeps everything before it, so
+    the order of what remains never changes the outcome.
+    """
+    kept: list[dict[str, Any] | None] = []
+    last_write: dict[str, int] = {}
+    for op in ops:
+        if op["op"] == "write":
+            earlier = last_write.get(op["path"])
+            if earlier is not None:
+                kept[earlier] = None
+            last_write[op["path"]] = len(kept)
+        else:
+            last_write.clear()
+        kept.append(op)
+    return [op for op in kept if op is not None]
+
+
 def snapshot(queue_dir: Path) -> list[dict[str, Any]]:
     """Operations that recreate the whole queue directory (blocking)."""
     ops: list[dict[str, Any]] = [{"op": "reset"}]
@@ -97,7 +119,7 @@ class QueueReplicator:
             while self._pending:
                 async with self._lock:
                     batch, self._pending = self._pending, []
-                    await self._push([op for op, _ in batch])
+                    await self._push(coalesce([op for op, _ in batch]))
                 for _, done in batch:
                     done.callback(None)
         finally:

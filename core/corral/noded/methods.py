@@ -25,6 +25,7 @@ from twisted.internet import defer
 from twisted.internet import task
 from twisted.internet import threads
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from corral import __version__
 from corral import daemonctl
@@ -37,6 +38,7 @@ from corral.api.errors import OpPrereqError
 from corral.api.process import ProcessRunner
 from corral.atomicfile import fsync_dir
 from corral.atomicfile import write_atomically
+from corral.atomicfile import write_temporary
 from corral.crypto.ca import ClusterCA
 from corral.crypto.ca import common_name
 from corral.crypto.ca import days_left
@@ -401,9 +403,16 @@ class NodeMethods(OSProcedures):
             current = ssconf.serial(self._state_dir)
             if new < current:
                 raise StaleError(f"ssconf of serial {new} refused: node has serial {current}")
+            previous = ssconf.read(self._state_dir, "master_node")
             await threads.deferToThread(ssconf.write, self._state_dir, values)
         master = values.get("master_node")
-        if master is not None and master != self.node_name:
+        # Only a node that was the master, or runs a master daemon, has anything to
+        # give up; the others skip the cluster IP check (an "ip" command per push).
+        if (
+            master is not None
+            and master != self.node_name
+            and (previous == self.node_name or daemonctl.running_pid("corral-masterd"))
+        ):
             await self._step_down(f"{master} is the master now (config serial {new})")
         return new
 
@@ -479,11 +488,17 @@ class NodeMethods(OSProcedures):
             if kind == "write" and not isinstance(op.get("data"), str):
                 raise OpPrereqError("jobqueue_update: a write needs its data as a string")
 
-        def apply() -> None:
-            queue = self._state_dir / "queue"
-            queue.mkdir(mode=0o700, exist_ok=True)
+        queue = self._state_dir / "queue"
+        writes = [index for index, op in enumerate(ops) if op["op"] == "write"]
+
+        def prepare(op: dict[str, Any]) -> Path:
+            path = queue / op["path"]
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return write_temporary(path, op["data"].encode())
+
+        def apply(temporaries: dict[int, Path]) -> None:
             touched = {queue}
-            for op in ops:
+            for index, op in enumerate(ops):
                 kind = op["op"]
                 if kind == "reset":
                     for path in sorted(queue.rglob("*"), reverse=True):
@@ -492,8 +507,7 @@ class NodeMethods(OSProcedures):
                             path.unlink()
                 elif kind == "write":
                     path = queue / op["path"]
-                    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                    write_atomically(path, op["data"].encode(), sync_dir=False)
+                    os.replace(temporaries.pop(index), path)
                     touched.add(path.parent)
                 elif kind == "rename":
                     source, target = queue / op["path"], queue / op["to"]
@@ -506,8 +520,26 @@ class NodeMethods(OSProcedures):
             for directory in touched:
                 fsync_dir(directory)
 
+        def discard(temporaries: dict[int, Path]) -> None:
+            for tmp in temporaries.values():
+                tmp.unlink(missing_ok=True)
+
         async with self._queue_lock:
-            await threads.deferToThread(apply)
+            await threads.deferToThread(queue.mkdir, mode=0o700, exist_ok=True)
+            # Each file written and synced in a thread of its own, so the fsyncs of a
+            # batch overlap; then, in one go and in the batch's order, put in place.
+            prepared: list[tuple[bool, Any]] = await defer.DeferredList(
+                [threads.deferToThread(prepare, ops[index]) for index in writes],
+                consumeErrors=True,
+            )
+            temporaries = {i: tmp for i, (ok, tmp) in zip(writes, prepared, strict=True) if ok}
+            failures: list[Failure] = [why for ok, why in prepared if not ok]
+            try:
+                if failures:
+                    failures[0].raiseException()
+                await threads.deferToThread(apply, temporaries)
+            finally:
+                await threads.deferToThread(discard, temporaries)
         return len(ops)
 
     async def rpc_hooks_run(

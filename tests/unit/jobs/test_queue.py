@@ -232,8 +232,8 @@ async def test_kill_while_the_running_state_is_written_stops_the_opcode(
     real_persist = files.persist
     held: list[defer.Deferred[None]] = []
 
-    def slow_running_write(job):
-        written = real_persist(job)
+    def slow_running_write(job, **kwargs):
+        written = real_persist(job, **kwargs)
         if str(job.status) != "running":
             return written
         late: defer.Deferred[None] = defer.Deferred()
@@ -304,12 +304,12 @@ async def test_submit_many_writes_the_jobs_together_and_keeps_their_order(
     peak = [0]
     real = queue._files.persist
 
-    def persist(job):  # count how many job files are being written at once
+    def persist(job, **kwargs):  # count how many job files are being written at once
         writes.append(job.id)
         in_flight[0] += 1
         if len(writes) == 3:  # the batch's last job: are the other two still in flight?
             peak[0] = in_flight[0]
-        done = real(job)
+        done = real(job, **kwargs)
         done.addBoth(lambda r: (in_flight.__setitem__(0, in_flight[0] - 1), r)[1])
         return done
 
@@ -342,3 +342,72 @@ async def test_a_higher_running_limit_starts_waiting_jobs_at_once(reactor, tmp_p
     for job_id in (first, second):
         await queue.cancel(job_id, True)
     assert locks.info() == []
+
+
+def _replicated_queue(reactor, tmp_path) -> tuple[JobQueue, list[dict[str, object]], list[int]]:
+    """A queue whose candidate copies and local writes are recorded."""
+    sent: list[dict[str, object]] = []
+
+    def replicate(op):
+        sent.append(op)
+        return defer.succeed(None)
+
+    pm = build_plugin_manager({"GNT_DISABLE_PLUGIN_AUTOLOAD": "1"}, [])
+    store = JobStore(tmp_path / "queue")
+    written: list[int] = []
+    real_write = store.write_encoded
+
+    def write_encoded(job_id, data):
+        written.append(job_id)
+        real_write(job_id, data)
+
+    store.write_encoded = write_encoded  # type: ignore[method-assign]
+    queue = JobQueue(reactor, store, Processor(pm), LockManager(reactor), pm, replicate=replicate)
+    return queue, sent, written
+
+
+def _log_lines(op: dict[str, object]) -> list[str]:
+    import json
+
+    job = json.loads(str(op["data"]))
+    return [entry[3] for entry in job["ops"][0]["log"]]
+
+
+@async_test
+async def test_a_quick_jobs_log_lines_cost_no_write_of_their_own(reactor, tmp_path) -> None:
+    queue, sent, written = _replicated_queue(reactor, tmp_path)
+    await queue.start()
+    job_id = await queue.submit([{**DELAY, "repeat": 4}])  # five log lines at once
+    assert await until_final(reactor, queue, job_id) == "success"
+    await task.deferLater(reactor, queue_module.LOG_DELAY + 0.1, lambda: None)
+    # Submitted, running (maybe coalesced), finished: the five lines rode along.
+    assert written.count(job_id) <= 3
+    job_writes = [op for op in sent if op.get("path") == f"job-{job_id}"]
+    assert len(job_writes) == written.count(job_id)
+    assert len(_log_lines(job_writes[-1])) == 5
+
+
+@async_test
+async def test_log_lines_of_a_running_job_are_written_soon_but_not_replicated_alone(
+    reactor, tmp_path
+) -> None:
+    queue, sent, _ = _replicated_queue(reactor, tmp_path)
+    await queue.start()
+    job_id = await queue.submit([{**DELAY, "duration": 0.5, "on_master": True, "repeat": 1}])
+    await until_status(reactor, queue, job_id, "running")
+    lines = ["Test delay iteration 1/2"]
+    on_disk: list[str] = []
+    for _ in range(100):  # the line is written within LOG_DELAY, while the job still runs
+        on_disk = [entry.message for entry in queue._store.load(job_id).ops[0].log]
+        if on_disk:
+            break
+        await task.deferLater(reactor, 0.01, lambda: None)
+    assert on_disk == lines
+    assert queue.query([job_id], ["status"])[0][0] == "running"
+    replicated = [op for op in sent if op.get("path") == f"job-{job_id}"]
+    assert all(_log_lines(op) == [] for op in replicated)  # the line alone stayed here
+    assert await until_final(reactor, queue, job_id) == "success"
+    await task.deferLater(reactor, 0.05, lambda: None)
+    final = [op for op in sent if op.get("path") == f"job-{job_id}"][-1]
+    # The final state carries both lines to the candidates.
+    assert _log_lines(final) == [*lines, "Test delay iteration 2/2"]
