@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+
+#: Numbers the temporary files of this process (with its pid: names never clash).
+_serial = itertools.count()
 
 
 def write_atomically(
@@ -37,24 +42,73 @@ def write_temporary(path: Path, data: bytes, mode: int = 0o600) -> Path:
     publishes it. Several of these may run in parallel threads, so their
     fsyncs overlap where one after the other they would add up.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    while True:
+        tmp = path.parent / f".{path.name}.{os.getpid()}-{next(_serial)}.tmp"
+        try:
+            fd = os.open(tmp, flags, mode)
+            break
+        except FileExistsError:  # left by a crashed process that had this pid
+            continue
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+        try:
+            os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    return Path(tmp)
+    return tmp
+
+
+@dataclass
+class _DirState:
+    requested: int = 0
+    completed: int = 0
+    running: bool = False
+
+
+_dir_lock = threading.Condition()
+_dirs: dict[str, _DirState] = {}
 
 
 def fsync_dir(path: Path | str) -> None:
-    """Make a rename or unlink in directory ``path`` durable."""
-    dir_fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    """Make a rename or unlink in directory ``path`` durable.
+
+    Threads that need the same directory synced at the same time share one
+    fsync: one started after a thread asked covers that thread's change, so
+    a burst of job files written together costs a few directory syncs, not
+    one each.
+    """
+    key = os.fspath(path)
+    with _dir_lock:
+        state = _dirs.setdefault(key, _DirState())
+        state.requested += 1
+        ticket = state.requested
+        while state.completed < ticket:
+            if not state.running:
+                state.running = True
+                covered = state.requested
+                break
+            _dir_lock.wait()
+        else:
+            return
+    done = False
     try:
-        os.fsync(dir_fd)
+        dir_fd = os.open(key, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        done = True
     finally:
-        os.close(dir_fd)
+        with _dir_lock:
+            state.running = False
+            if done:
+                state.completed = max(state.completed, covered)
+            _dir_lock.notify_all()

@@ -26,3 +26,38 @@ def test_failure_leaves_old_content_and_no_temporary(tmp_path, monkeypatch) -> N
         write_atomically(target, b"new")
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f"]
+
+
+def test_threads_syncing_one_directory_at_once_share_the_fsync(tmp_path, monkeypatch) -> None:
+    import threading
+    import time
+
+    from corral.atomicfile import fsync_dir
+
+    real_fsync = os.fsync
+    syncs: list[float] = []  # when each directory fsync started
+    returned: dict[int, float] = {}
+    asked: dict[int, float] = {}
+
+    def slow_fsync(fd: int) -> None:
+        syncs.append(time.monotonic())
+        time.sleep(0.05)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+
+    def worker(index: int) -> None:
+        asked[index] = time.monotonic()
+        fsync_dir(tmp_path)
+        returned[index] = time.monotonic()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(returned) == 20
+    assert len(syncs) < 20 / 2  # shared, not one each
+    for index, when in asked.items():
+        # Each caller waited for a sync that started after it asked.
+        assert any(when <= start and start + 0.05 <= returned[index] for start in syncs)

@@ -13,6 +13,10 @@ the objects that changed (:class:`~corral.config.check.CheckMemo`,
 :class:`~corral.config.store.DocumentEncoder`), both run in a thread, and
 candidates get the encoded file as it is (a "document" RPC), never
 re-encoded per node.
+
+Writes are pipelined one deep: while one config is being pushed to the
+nodes, the next batch of changes is checked and written here; its push
+starts once the previous one ended, so nodes see the serials in order.
 """
 
 from __future__ import annotations
@@ -88,6 +92,8 @@ class ConfigWriter:
         self._pm = pm
         self._now = now
         self._lock = defer.DeferredLock()
+        #: Held while a config goes to the nodes: pushes never overtake each other.
+        self._push_lock = defer.DeferredLock()
         #: Changes waiting for the next write, and whether a write loop runs.
         self._pending: list[_Pending] = []
         self._committing = False
@@ -146,13 +152,18 @@ class ConfigWriter:
 
     async def _commit_all(self) -> None:
         try:
+            pushing: defer.Deferred[None] | None = None
             while self._pending:
                 batch, self._pending = self._pending, []
-                await self._commit(batch)
+                published = await self._commit(batch)
+                if pushing is not None:
+                    await pushing  # at most one push behind the writes
+                pushing = published
         finally:
             self._committing = False
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending]) -> defer.Deferred[None] | None:
+        """Apply, check and write ``batch``; the push to the nodes is returned, under way."""
         async with self._lock:
             cfg, taken = self._cfg, []
             for item in batch:
@@ -163,36 +174,45 @@ class ConfigWriter:
                 else:
                     taken.append(item)
             if not taken:
-                return
+                return None
             new = dataclasses.replace(cfg, serial_no=self._cfg.serial_no + 1, mtime=self._now())
             try:
-                data = await threads.deferToThread(self._check_and_save, new)
+                data, values = await self._check_and_save(new)
             except ConfigError as err:
                 if len(taken) == 1:
                     taken[0].fail(err)
-                    return
+                    return None
                 retry = taken  # find the culprit: one write per change
             except Exception as err:
                 for item in taken:
                     item.fail(err)
-                return
+                return None
             else:
-                retry = []
                 self._cfg, self._data = new, data
+                # Queued for the push lock now, so pushes keep the order of the writes.
+                return defer.Deferred.fromCoroutine(self._publish(new, data, values, taken))
+        pushing: defer.Deferred[None] | None = None
+        for item in retry:
+            if pushing is not None:
+                await pushing
+            pushing = await self._commit([item])
+        return pushing
 
-                def feedback(message: str) -> None:
-                    for item in taken:
-                        if item.feedback is not None:
-                            item.feedback(message)
+    async def _publish(
+        self, new: ConfigData, data: bytes, values: dict[str, str], taken: list[_Pending]
+    ) -> None:
+        """Push a written config to the nodes, run the listeners, then answer the callers."""
 
-                await self._distribute(new, data, feedback)
-        if retry:
-            for item in retry:
-                await self._commit([item])
-            return
+        def feedback(message: str) -> None:
+            for item in taken:
+                if item.feedback is not None:
+                    item.feedback(message)
+
         try:
-            for listener in self.listeners:
-                await listener(new)
+            async with self._push_lock:
+                await self._distribute(new, data, values, feedback)
+                for listener in self.listeners:
+                    await listener(new)
         except Exception as err:
             for item in taken:
                 item.fail(err)
@@ -201,23 +221,32 @@ class ConfigWriter:
             if not item.done.called:  # the caller may have given up (a killed job)
                 item.done.callback(new)
 
-    def _check_and_save(self, cfg: ConfigData) -> bytes:
-        """Check, encode and write the master's own file and ssconf (in a thread)."""
-        problems = check_config(cfg, self._registry, self._pm, self._memo)
-        if problems:
-            raise ConfigError("the change would make the config inconsistent:", problems)
-        data = self._encoder.encode(cfg)
-        self._store.write(data)
-        ssconf.write(self._ssconf_dir, ssconf.values_from_config(cfg))
-        return data
+    async def _check_and_save(self, cfg: ConfigData) -> tuple[bytes, dict[str, str]]:
+        """Check and encode (in a thread), then write the file and ssconf (in parallel)."""
+
+        def check_and_encode() -> tuple[bytes, dict[str, str]]:
+            problems = check_config(cfg, self._registry, self._pm, self._memo)
+            if problems:
+                raise ConfigError("the change would make the config inconsistent:", problems)
+            return self._encoder.encode(cfg), ssconf.values_from_config(cfg)
+
+        data, values = await threads.deferToThread(check_and_encode)
+        written = threads.deferToThread(self._store.write, data)
+        shared = threads.deferToThread(ssconf.write, self._ssconf_dir, values)
+        try:
+            await written
+        finally:
+            await shared
+        return data, values
 
     def _others(self, cfg: ConfigData) -> list[Node]:
         return [n for uuid, n in cfg.nodes.items() if uuid != cfg.cluster.master_node]
 
-    async def _push(self, cfg: ConfigData, data: bytes, nodes: list[Node]) -> dict[str, list[str]]:
+    async def _push(
+        self, cfg: ConfigData, data: bytes, values: dict[str, str], nodes: list[Node]
+    ) -> dict[str, list[str]]:
         """Config to the candidates among ``nodes``, ssconf to all; what failed, by node."""
         assert self._rpc is not None
-        values = ssconf.values_from_config(cfg)
         candidates = [target(n) for n in nodes if n.master_candidate]
         configs, ssconfs = await defer.gatherResults(
             [
@@ -242,12 +271,16 @@ class ConfigWriter:
         return failed
 
     async def _distribute(
-        self, cfg: ConfigData, data: bytes, feedback: Callable[[str], None] | None
+        self,
+        cfg: ConfigData,
+        data: bytes,
+        values: dict[str, str],
+        feedback: Callable[[str], None] | None,
     ) -> None:
         others = self._others(cfg)
         if self._rpc is None or not others:
             return
-        failed = await self._push(cfg, data, others)
+        failed = await self._push(cfg, data, values, others)
         for node in others:
             problems = failed.get(node.name)
             if not problems:
@@ -278,7 +311,9 @@ class ConfigWriter:
             due = [by_name[name] for name in self.behind if not by_name[name].offline]
             if not due:
                 return dict(self.behind)
-            failed = await self._push(cfg, self._data, due)
+            values = ssconf.values_from_config(cfg)
+            async with self._push_lock:  # after the pushes under way, never between them
+                failed = await self._push(cfg, self._data, values, due)
             for node in due:
                 if node.name in failed:
                     self.behind[node.name] = "; ".join(failed[node.name])

@@ -25,7 +25,6 @@ from twisted.internet import defer
 from twisted.internet import task
 from twisted.internet import threads
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from corral import __version__
 from corral import daemonctl
@@ -69,6 +68,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     import pluggy
+    from twisted.python.failure import Failure
 
     from corral.crypto.tls import LiveCredentials
     from corral.crypto.tls import NodeCredentials

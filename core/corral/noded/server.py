@@ -164,9 +164,17 @@ class RpcResource(resource.Resource):
 
 
 class RpcSite(server.Site):
-    """A Site without access logs (the callers log what they asked for)."""
+    """A Site without access logs (the callers log what they asked for).
+
+    Bodies are JSON documents the procedures decode themselves: Twisted's
+    form parsing, which reads every request's content type with the email
+    package, is turned off.
+    """
 
     requestFactory = _LimitedRequest
+
+    def __init__(self, resource: RpcResource) -> None:
+        super().__init__(resource, parsePOSTFormSubmission=False)
 
     def log(self, request: http.Request) -> None:
         pass

@@ -88,3 +88,46 @@ async def test_a_change_that_raises_fails_alone(reactor, tmp_path, sample_config
     with pytest.raises(ValueError, match="no such thing"):
         await failing
     assert (await other).cluster.tags == ("a", "b")
+
+
+class HeldNodes:
+    """Stands in for the RPC client: records each config push and holds the first one."""
+
+    def __init__(self) -> None:
+        self.pushes: list[int] = []
+        self.release: defer.Deferred[None] = defer.Deferred()
+
+    async def call_many(self, targets, method, args=None, timeout=None, *, document=None):
+        from corral.rpc.client import NodeResult
+
+        if method == "config_push":
+            self.pushes.append(args["serial"])
+            if len(self.pushes) == 1:
+                await self.release
+        return {t.name: NodeResult(t.name, result=0) for t in targets}
+
+
+@async_test
+async def test_the_next_change_is_written_while_the_last_is_pushed(
+    reactor, tmp_path, sample_config
+) -> None:
+    from twisted.internet import task
+
+    assert len(sample_config.nodes) > 1, "needs a node besides the master"
+    store = ConfigStore(tmp_path / "config.data")
+    nodes = HeldNodes()
+    writer = ConfigWriter(sample_config, store, tmp_path, rpc=nodes)  # type: ignore[arg-type]
+    first = defer.Deferred.fromCoroutine(writer.update(tag("a")))
+    await task.deferLater(reactor, 0.05, lambda: None)
+    second = defer.Deferred.fromCoroutine(writer.update(tag("b")))
+    for _ in range(100):  # "b" is checked and written here while "a" is still being pushed
+        if store.load().serial_no == sample_config.serial_no + 2:
+            break
+        await task.deferLater(reactor, 0.01, lambda: None)
+    assert store.load().cluster.tags == ("a", "b")
+    assert not first.called and not second.called  # neither is told before its push
+    assert nodes.pushes == [sample_config.serial_no + 1]  # "b" waits for "a"'s push
+    nodes.release.callback(None)
+    assert (await first).cluster.tags == ("a",)
+    assert (await second).cluster.tags == ("a", "b")
+    assert nodes.pushes == [sample_config.serial_no + 1, sample_config.serial_no + 2]

@@ -202,7 +202,7 @@ class FakeHypervisor(Hypervisor):
         self.node_file = self.state_dir / "node.json"
         self._booting: dict[str, _Boot] = {}
         self._cache: dict[Path, tuple[tuple[int, int, int], InstanceRecord]] = {}
-        #: Every record, by the directory's identity (inode, mtime): see _load_all.
+        #: Every record, by the directory's identity (inode, mtime): see _listing.
         self._all: tuple[tuple[int, int], list[InstanceRecord]] | None = None
 
     # -- state files ---------------------------------------------------------------
@@ -262,8 +262,10 @@ class FakeHypervisor(Hypervisor):
     def _load(self, name: str) -> InstanceRecord | None:
         return self._read(self._path(name))
 
-    def _load_all(self) -> list[InstanceRecord]:
+    def _listing(self) -> list[InstanceRecord]:
         """Every readable record on this node; unreadable ones are logged and skipped.
+
+        The list and its records are shared: read them, never change them.
 
         Records are only ever replaced whole (a new file renamed into place),
         which changes the directory's mtime; while it stays the same, the last
@@ -277,7 +279,7 @@ class FakeHypervisor(Hypervisor):
         if key is None:
             return []
         if self._all is not None and self._all[0] == key:
-            return [dataclasses.replace(r) for r in self._all[1]]
+            return self._all[1]
         records, clean = [], True
         for path in self._record_paths():
             try:
@@ -288,7 +290,7 @@ class FakeHypervisor(Hypervisor):
                 continue
             if record is not None:
                 records.append(record)
-        self._all = (key, [dataclasses.replace(r) for r in records]) if clean else None
+        self._all = (key, records) if clean else None
         return records
 
     def _dir_key(self) -> tuple[int, int] | None:
@@ -413,7 +415,7 @@ class FakeHypervisor(Hypervisor):
 
     def _memory_free(self) -> int:
         total, _cpus, dom0 = self._node_resources()
-        used = sum(r.memory for r in self._load_all())
+        used = sum(r.memory for r in self._listing())
         used += sum(boot.memory for boot in self._booting.values())
         return max(0, total - dom0 - used)
 
@@ -516,7 +518,7 @@ class FakeHypervisor(Hypervisor):
         self._save(record)
 
     async def list_instances(self) -> list[str]:
-        return [r.name for r in self._load_all() if r.state in LISTED]
+        return [r.name for r in self._listing() if r.state in LISTED]
 
     async def instance_info(self, name: str) -> RunningInstance | None:
         record = self._load(name)
