@@ -138,8 +138,12 @@ def test_recreate_disks_after_a_disk_is_lost(cluster: LoopbackCluster) -> None:
     assert (
         "cannot create disk/1 of instance" in refused.stderr and "already exists" in refused.stderr
     )
-    _, second = local_disks(n1, name)
+    first, second = local_disks(n1, name)
     second.unlink()
+    # info asks the node where each disk is: the lost one is reported, not hidden.
+    info = m.run("gnt-instance", "info", name).stdout
+    assert f"      on primary: {first}, status ok" in info
+    assert f"      on primary: missing on {n1.name}, status *DEGRADED*" in info
     m.run("gnt-instance", "recreate-disks", "--disk", "1:size=12m", name)
     assert [p.stat().st_size for p in local_disks(n1, name)] == [8 * MIB, 12 * MIB]
     assert fields(cluster, name, "disk.sizes") == ["8,12"]

@@ -74,6 +74,9 @@ def test_runbook(cluster: LoopbackCluster) -> None:
     info = m.run("gnt-instance", "info", INST).stdout
     assert f"Instance name: {INST}" in info and f"    - primary: {pnode}" in info
     assert "    - disk/0: sharedfile, size 1.0G" in info
+    assert f"      on primary: {files[0]}, status ok" in info  # as the node found it
+    static = m.run("gnt-instance", "info", "-s", INST).stdout
+    assert "on primary" not in static and "      access mode: rw" in static
 
     out = m.run("gnt-instance", "modify", "-B", "maxmem=512,minmem=512", INST).stdout
     assert " - be/maxmem -> 512" in out

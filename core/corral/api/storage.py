@@ -15,6 +15,7 @@ from typing import Any
 from typing import ClassVar
 
 from corral.api.driver import Driver
+from corral.api.errors import StorageError
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,18 @@ class DiskTemplate(Driver):
     @abstractmethod
     async def size(self, disk: DiskSpec) -> int:
         """The disk's real size on this node, in MiB."""
+
+    async def find(self, disk: DiskSpec) -> str | None:
+        """Where the disk is on this node (its path), or None if it is not there.
+
+        Read-only: ``gnt-instance info`` asks it of running and stopped
+        instances alike, so nothing may be attached or changed. A template
+        that cannot tell without side effects keeps this default.
+        """
+        raise StorageError(
+            f"disk template {self.name!r} cannot look up disk/{disk.index} of instance"
+            f" {disk.instance} without attaching it"
+        )
 
     @abstractmethod
     async def list_volumes(self) -> list[VolumeInfo]:

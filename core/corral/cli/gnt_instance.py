@@ -215,8 +215,24 @@ _INFO_FIELDS = [
 ]  # fmt: skip
 
 
-def info_lines(row: dict[str, Any]) -> list[str]:
-    """``gnt-instance info``, laid out as Ganeti lays it out (the parts corral has)."""
+def _on_primary(disk: dict[str, Any], pnode: str) -> str:
+    """Ganeti's "on primary" line of a disk: where the node found it, or why not."""
+    status = disk.get("pstatus")
+    if status is None:
+        return f"unknown (node {pnode} did not answer)"
+    if status.get("dev_path") is None:
+        return f"missing on {pnode}, status *DEGRADED*"
+    return f"{status['dev_path']}, status ok"
+
+
+def info_lines(
+    row: dict[str, Any], data: dict[str, Any] | None = None, static: bool = False
+) -> list[str]:
+    """``gnt-instance info``, laid out as Ganeti lays it out (the parts corral has).
+
+    ``data`` is the instance's OP_INSTANCE_QUERY_DATA answer (disk details);
+    ``static`` (``-s``) leaves out what only the nodes know.
+    """
     running = "running" if row["oper_state"] else "not running"
     lines = [
         f"Instance name: {row['name']}",
@@ -246,26 +262,52 @@ def info_lines(row: dict[str, Any]) -> list[str]:
         lines += [f"    - nic/{index}:", f"      MAC: {mac}", f"      IP: {ip}",
                   f"      mode: {mode}", f"      link: {link}"]  # fmt: skip
     lines.append("  Disks:")
+    disks = (data or {}).get("disks") or []
     for index, (size, name) in enumerate(zip(row["disk.sizes"], row["disk.names"], strict=True)):
-        lines += [f"    - disk/{index}: {row['disk_template']}, size {format_unit(size, 'h')}",
-                  f"      name: {name}"]  # fmt: skip
+        lines.append(f"    - disk/{index}: {row['disk_template']}, size {format_unit(size, 'h')}")
+        disk = disks[index] if index < len(disks) else None
+        if disk is not None:
+            lines.append(f"      access mode: {disk['mode']}")
+            lines.append(f"      logical_id: {disk['logical_id']}")
+            if not static:
+                lines.append(f"      on primary: {_on_primary(disk, row['pnode'])}")
+        lines.append(f"      name: {name}")
+        if disk is not None:
+            lines.append(f"      UUID: {disk['uuid']}")
     return lines
 
 
 def _configure_info(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="INSTANCE", help="only these instances")
+    parser.add_argument(
+        "-s",
+        "--static",
+        action="store_true",
+        help="only the configuration: do not ask the nodes where the disks are",
+    )
+    parser.add_argument(
+        "--all", action="store_true", help="every instance (the default without names)"
+    )
 
 
 def _info(args: argparse.Namespace) -> int:
     """Show the configuration and state of instances."""
+    if args.all and args.names:
+        raise OpPrereqError("give instance names or --all, not both")
     with Client() as client:
-        rows = client.call("QueryInstances", args.names or [], _INFO_FIELDS, True)
-    found = {values[0] for values in rows}
-    missing = [n for n in args.names if n not in found]
-    if missing:
-        raise OpPrereqError(f"Instance {', '.join(missing)} does not exist")
+        rows = client.call("QueryInstances", args.names or [], _INFO_FIELDS, not args.static)
+        found = {values[0] for values in rows}
+        missing = [n for n in args.names if n not in found]
+        if missing:
+            raise OpPrereqError(f"Instance {', '.join(missing)} does not exist")
+        data: dict[str, Any] = {}
+        if found:  # the disks' details, as Ganeti's info gets them: a job
+            op = make_opcode("OP_INSTANCE_QUERY_DATA", instances=sorted(found), static=args.static)
+            _, results = submit_and_wait(client, [op], args)
+            data = results[0] if results else {}
     for values in rows:
-        for line in info_lines(dict(zip(_INFO_FIELDS, values, strict=True))):
+        row = dict(zip(_INFO_FIELDS, values, strict=True))
+        for line in info_lines(row, data.get(row["name"]), args.static):
             print(line)
     return 0
 

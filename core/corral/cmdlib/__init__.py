@@ -15,6 +15,7 @@ from corral.cmdlib import instance_lifecycle as instance_lifecycle
 from corral.cmdlib import instance_maint as instance_maint
 from corral.cmdlib import instance_modify as instance_modify
 from corral.cmdlib import instance_move as instance_move
+from corral.cmdlib import instance_query as instance_query
 from corral.cmdlib import instance_recreate as instance_recreate
 from corral.cmdlib import node as node
 from corral.cmdlib import osdefs as osdefs

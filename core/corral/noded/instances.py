@@ -188,6 +188,13 @@ class InstanceProcedures:
         driver, spec = self._disk(template, disk)
         return await driver.attach(spec)
 
+    async def rpc_disk_find(self, template: str, disk: dict[str, Any]) -> dict[str, Any]:
+        """Where a disk is on this node and how big (read-only: ``gnt-instance info``)."""
+        driver, spec = self._disk(template, disk)
+        path = await driver.find(spec)
+        size = await driver.size(spec) if path is not None else None
+        return {"dev_path": path, "size": size}
+
     async def rpc_disk_detach(self, template: str, disk: dict[str, Any]) -> None:
         driver, spec = self._disk(template, disk)
         await driver.detach(spec)

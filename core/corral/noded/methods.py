@@ -132,7 +132,7 @@ class NodeMethods(OSProcedures):
     #: Callable by any node of the cluster; the rest need the master or a candidate.
     READ_ONLY = frozenset(
         {"version", "node_info", "config_serial", "instance_list", "verify", "master_info",
-         "volumes", "storage_info", "instance_console",
+         "volumes", "storage_info", "instance_console", "disk_find",
          "os_diagnose", "os_validate"}
     )  # fmt: skip
     #: Take one large JSON document as the request body (see corral.rpc.protocol).

@@ -320,6 +320,28 @@ class DiskTemplateConformance(DriverConformance):
             await self._remove_quietly(template, disk)
 
     @async_test
+    async def test_find_looks_without_attaching(
+        self, template: DiskTemplate, disk_spec: DiskSpecFactory
+    ) -> None:
+        """find() (if the template offers it) gives the path attach() would, before any
+        attach, and None once the disk is removed (what ``gnt-instance info`` shows)."""
+        self._needs_disks(template)
+        if type(template).find is DiskTemplate.find:
+            pytest.skip("this template keeps DiskTemplate.find's default (it cannot tell)")
+        spec = disk_spec("conformance-find", 0, self.DISK_SIZE)
+        disk = spec
+        try:
+            disk = await self._create(template, spec)
+            found = await template.find(disk)
+            assert found is not None, "find() did not find a disk just created"
+            assert found == await template.attach(disk)
+            await template.detach(disk)
+            await template.remove(disk)
+            assert await template.find(disk) is None
+        finally:
+            await self._remove_quietly(template, disk)
+
+    @async_test
     async def test_volumes_of_several_instances(
         self, template: DiskTemplate, disk_spec: DiskSpecFactory
     ) -> None:

@@ -296,6 +296,11 @@ class FileTemplate(DiskTemplate):
     async def detach(self, disk: DiskSpec) -> None:
         """Nothing to undo: attaching a file changed nothing on the node."""
 
+    async def find(self, disk: DiskSpec) -> str | None:
+        """The file's path if it is there (looking changes nothing)."""
+        path = self._path(disk)
+        return path if os.path.isfile(path) else None
+
     async def grow(self, disk: DiskSpec, amount: int) -> None:
         """Extend the file by ``amount`` MiB (allocating it too with prealloc=full)."""
         if amount < 0:
