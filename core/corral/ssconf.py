@@ -10,11 +10,12 @@ one it has.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
 
 from corral.atomicfile import fsync_dir
-from corral.atomicfile import write_atomically
+from corral.atomicfile import write_temporary
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -85,14 +86,16 @@ def serial(directory: Path) -> int:
 def write(directory: Path, values: dict[str, str]) -> int:
     """Write the values that changed, atomically each; return how many (blocking).
 
-    The serial is written last, after the others are durable, so a reader
-    that sees a new serial sees every value of that config.
+    Every changed file is written and synced first; then they are renamed
+    into place, the serial last, and the directory synced once. A reader
+    that sees a new serial sees every value of that config, and after a
+    crash a (journaled) filesystem keeps the renames in their order.
     """
     for key in values:
         if not _KEY.match(key):
             raise ValueError(f"invalid ssconf key {key!r}")
     directory.mkdir(parents=True, exist_ok=True)
-    changed = 0
+    due: list[tuple[Path, bytes]] = []
     for key, value in sorted(values.items()):
         if key == "config_serial":
             continue
@@ -103,12 +106,20 @@ def write(directory: Path, values: dict[str, str]) -> int:
                 continue
         except FileNotFoundError:
             pass
-        write_atomically(path, data, 0o644, sync_dir=False)
-        changed += 1
-    if changed:
-        fsync_dir(directory)
+        due.append((path, data))
     if "config_serial" in values:
-        data = (values["config_serial"] + "\n").encode()
-        write_atomically(directory / f"{PREFIX}config_serial", data, 0o644)
-        changed += 1
-    return changed
+        due.append(
+            (directory / f"{PREFIX}config_serial", (values["config_serial"] + "\n").encode())
+        )
+    temporaries: list[tuple[Path, Path]] = []
+    try:
+        for path, data in due:
+            temporaries.append((write_temporary(path, data, 0o644), path))
+        for tmp, path in temporaries:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temporaries:
+            tmp.unlink(missing_ok=True)
+    if due:
+        fsync_dir(directory)
+    return len(due)
