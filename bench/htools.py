@@ -2,8 +2,10 @@
 
 Run from the repository root: ``.venv/bin/python bench/htools.py [--quick]``.
 Both sides always get the same input file. corral's runs go one after the
-other in the foreground, all before any result is reported (so they never
-wait on a peer), and always complete. Ganeti's runs (it needs
+other in the foreground (they never wait on a peer) and always complete;
+each case's row is printed as soon as both sides have finished it, so rows
+come in the order they finish (hbal, hail and hspace rows interleaved, each
+led by its tool's name). Ganeti's runs (it needs
 minutes from 30 nodes up) are all queued at the start on a small pool of
 background workers (``--peer-jobs``, default 2) and each is killed at a
 fixed wall-clock bound counted from its own start; a killed peer is
@@ -30,10 +32,15 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "bench-data" / "htools"
@@ -80,6 +87,14 @@ class Peers:
         fut = self.runs.get(key)
         return None if fut is None else fut.result()
 
+    def when_done(self, key: tuple[str, ...], then: Callable[[], None]) -> None:
+        """Call ``then`` once the peer run ``key`` is over (now if it is, or there is none)."""
+        fut = self.runs.get(key)
+        if fut is None:
+            then()
+        else:
+            fut.add_done_callback(lambda _fut: then())
+
 
 def _parse_hbal(out: str) -> dict[str, float | int | None]:
     init = re.search(r"^Initial score: ([\d.]+)", out, re.M)
@@ -93,23 +108,107 @@ def _parse_hbal(out: str) -> dict[str, float | int | None]:
     }
 
 
-#: corral's runs, all made first (see run_ours), so they never wait on a peer.
+#: corral's runs (see run_ours); they never wait on a peer.
 OURS: dict[tuple[str, ...], Run] = {}
 
 
-def run_ours(cases: list[dict[str, object]], hs_cases: list[dict[str, object]]) -> None:
+class Report:
+    """Each case's row, printed (and kept) as soon as both sides have finished it."""
+
+    def __init__(self, peers: Peers, bounds: dict[str, float]) -> None:
+        self.peers = peers
+        self.bounds = bounds
+        self.lock = threading.Lock()
+        self.rows: dict[tuple[str, ...], dict[str, object]] = {}
+        self.cases: dict[str, dict[str, object]] = {}
+
+    def ours_done(self, key: tuple[str, ...], case: dict[str, object]) -> None:
+        """corral's run ``key`` is over: print its row now or once the peer's is."""
+        self.cases[str(case["case"])] = case
+        self.peers.when_done(key, lambda: self._emit(key))
+
+    def _emit(self, key: tuple[str, ...]) -> None:
+        tool, name = key[0], key[1]
+        case = self.cases[name]
+        if tool == "hbal":
+            row = bench_hbal(case, self.peers)
+            line = _fmt_hbal(row)
+        elif tool == "hail":
+            row = bench_hail(name, key[2], self.peers, self.bounds["hail"])
+            line = _fmt_hail(row)
+        else:
+            row = bench_hspace(case, self.peers)
+            line = _fmt_hspace_row(row)
+        with self.lock:
+            self.rows[key] = row
+            print(line, flush=True)
+
+    def ordered(self, keys: list[tuple[str, ...]]) -> list[dict[str, object]]:
+        return [self.rows[k] for k in keys if k in self.rows]
+
+
+def run_ours(
+    cases: list[dict[str, object]], hs_cases: list[dict[str, object]], report: Report
+) -> None:
     """Run every corral tool invocation to completion, one after the other."""
+    key: tuple[str, ...]
     for case in cases:
-        name = str(case["case"])
-        OURS[("hbal", name)] = _run([str(VENV_BIN / "hbal"), *_hbal_argv(case)])
-        print(f"  corral hbal {name}: {OURS[('hbal', name)][1]:.2f} s", flush=True)
+        key = ("hbal", str(case["case"]))
+        OURS[key] = _run([str(VENV_BIN / "hbal"), *_hbal_argv(case)])
+        report.ours_done(key, case)
     for case in cases:
         for kind in HAIL_KINDS:
             req = str(DATA / f"{case['case']}.{kind}.json")
-            OURS[("hail", str(case["case"]), kind)] = _run([str(VENV_BIN / "hail"), req])
+            key = ("hail", str(case["case"]), kind)
+            OURS[key] = _run([str(VENV_BIN / "hail"), req])
+            report.ours_done(key, case)
     for case in hs_cases:
         argv = ["-t", str(DATA / f"{case['case']}.data"), "--machine-readable"]
-        OURS[("hspace", str(case["case"]))] = _run([str(VENV_BIN / "hspace"), *argv])
+        key = ("hspace", str(case["case"]))
+        OURS[key] = _run([str(VENV_BIN / "hspace"), *argv])
+        report.ours_done(key, case)
+
+
+HBAL_HEADER = (
+    f"{'hbal':<6} {'case':<18} {'nodes':>5} | {'corral init':>11} {'final':>11} {'moves':>5}"
+    f" {'time':>8} | {'ganeti final':>12} {'moves':>5} {'time':>8}"
+)
+
+
+def _fmt_hbal(row: dict[str, object]) -> str:
+    ours = row["corral"]
+    theirs = row.get("ganeti")
+    assert isinstance(ours, dict)
+    peer = (
+        f"{'timeout':>12} {'-':>5} {'>' + format(row['ganeti_time'], '.1f'):>8}"
+        if row.get("ganeti_timed_out")
+        else f"{theirs['final']:12.8f} {theirs['moves']:5d} {row['ganeti_time']:8.2f}"
+        if isinstance(theirs, dict)
+        else "no peer"
+    )
+    return (
+        f"{'hbal':<6} {row['case']:<18} {row['nodes']:>5} | {ours['initial']:11.8f}"
+        f" {ours['final']:11.8f} {ours['moves']:5d} {row['corral_time']:8.2f} | {peer}"
+    )
+
+
+def _fmt_hail(row: dict[str, object]) -> str:
+    return (
+        f"{'hail':<6} {row['case']:<18} {row['request']:<12} corral {row.get('corral_ms', '-'):>8}"
+        f"  ganeti {row.get('ganeti_ms', '-'):>8}"
+    )
+
+
+def _fmt_hspace_row(hs: dict[str, object]) -> str:
+    peer = (
+        f"{'timeout':>8} {'-':>6} {'>' + format(hs['ganeti_time'], '.1f'):>8}"
+        if hs.get("ganeti_timed_out")
+        else f"{_fmt_hspace(hs.get('ganeti'))} {hs.get('ganeti_time', '-'):>8}"
+    )
+    return (
+        f"{'hspace':<6} {hs['case']:<18} {hs['nodes']:>5} | corral {_fmt_hspace(hs['corral'])}"
+        f" {hs['corral_time']:8.2f} | ganeti {peer}"
+    )
 
 
 def _hbal_argv(case: dict[str, object]) -> list[str]:
@@ -269,30 +368,21 @@ def main() -> int:
     side = ThreadPoolExecutor(max_workers=1)
     shelltest_run = None if args.no_shelltests else side.submit(shelltests)
     print(f"peer bounds (s): {bounds}, {jobs} peer jobs", flush=True)
-    run_ours(cases, hs_cases)
-    rows = []
+    print(HBAL_HEADER)
+    print(f"{'hail':<6} {'case':<18} {'request':<12} allocate latency (ms)")
     print(
-        f"{'case':<18} {'nodes':>5} | {'corral init':>11} {'final':>11} {'moves':>5} {'time':>8} |"
-        f" {'ganeti final':>12} {'moves':>5} {'time':>8}"
+        f"{'hspace':<6} {'case':<18} {'nodes':>5} | standard / tiered instances allocated"
+        " (capacity checks on), time",
+        flush=True,
     )
-    for case in cases:
-        row = bench_hbal(case, peers)
-        rows.append(row)
-        ours = row["corral"]
-        theirs = row.get("ganeti")
-        assert isinstance(ours, dict)
-        peer = (
-            f"{'timeout':>12} {'-':>5} {'>' + format(row['ganeti_time'], '.1f'):>8}"
-            if row.get("ganeti_timed_out")
-            else f"{theirs['final']:12.8f} {theirs['moves']:5d} {row['ganeti_time']:8.2f}"
-            if isinstance(theirs, dict)
-            else "no peer"
-        )
-        print(
-            f"{row['case']:<18} {row['nodes']:>5} | {ours['initial']:11.8f} {ours['final']:11.8f}"
-            f" {ours['moves']:5d} {row['corral_time']:8.2f} | {peer}",
-            flush=True,
-        )
+    report = Report(peers, bounds)
+    run_ours(cases, hs_cases, report)
+    peers.pool.shutdown(wait=True)
+    rows = report.ordered([("hbal", str(c["case"])) for c in cases])
+    hail_rows = report.ordered(
+        [("hail", str(c["case"]), kind) for c in cases for kind in HAIL_KINDS]
+    )
+    hs_rows = report.ordered([("hspace", str(c["case"])) for c in hs_cases])
     worse = len(
         [
             r
@@ -308,33 +398,6 @@ def main() -> int:
         else None
     )
     big_timeouts = sum(1 for r in big if r.get("ganeti_timed_out"))
-    print("\nhail allocate latency (ms):")
-    hail_rows = []
-    for case in cases:
-        for kind in HAIL_KINDS:
-            hrow = bench_hail(str(case["case"]), kind, peers, bounds["hail"])
-            hail_rows.append(hrow)
-            print(
-                f"  {hrow['case']:<18} {kind:<12} corral {hrow.get('corral_ms', '-'):>8}"
-                f"  ganeti {hrow.get('ganeti_ms', '-'):>8}",
-                flush=True,
-            )
-    print("\nhspace (standard / tiered instances allocated, capacity checks on):")
-    hs_rows = []
-    for case in hs_cases:
-        hs = bench_hspace(case, peers)
-        hs_rows.append(hs)
-        peer = (
-            f"{'timeout':>8} {'-':>6} {'>' + format(hs['ganeti_time'], '.1f'):>8}"
-            if hs.get("ganeti_timed_out")
-            else f"{_fmt_hspace(hs.get('ganeti'))} {hs.get('ganeti_time', '-'):>8}"
-        )
-        print(
-            f"  {hs['case']:<18} {hs['nodes']:>5} | corral {_fmt_hspace(hs['corral'])}"
-            f" {hs['corral_time']:8.2f} | ganeti {peer}",
-            flush=True,
-        )
-    peers.pool.shutdown(wait=True)
     passed, total = (None, None) if shelltest_run is None else shelltest_run.result()
     side.shutdown(wait=True)
     hs_worse = sum(1 for r in hs_rows if _hspace_worse(r))

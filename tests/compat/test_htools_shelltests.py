@@ -38,15 +38,6 @@ for _n in (10, 11, 12):
 EXPECTED_FAILURES["htools-invalid.test:4"] = "hscan (RAPI scanner) is not part of corral-htools"
 for _n in (1, 2, 3):
     EXPECTED_FAILURES[f"htools-rapi.test:{_n}"] = "RAPI backend (-m) not available yet"
-_EXCL = "exclusive storage (real spindles, FailSpindles) is not modelled"
-for _n in (21, 22, 23, 24, 25, 37, 38):
-    EXPECTED_FAILURES[f"htools-hail.test:{_n}"] = _EXCL
-for _n in (41, 42):
-    EXPECTED_FAILURES[f"htools-hail.test:{_n}"] = (
-        "dedicated (exclusive-storage) nodes: hail(1) ranks them by the 'lost allocations' "
-        "vector (allocations of each policy interval lost, then free disk), which needs "
-        "exclusive storage modelled (see above); corral ranks by cluster score"
-    )
 
 
 def _reference() -> Path | None:

@@ -8,6 +8,7 @@ are tried by allocation policy (preferred before last_resort), then score.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field
@@ -16,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from corral_htools.balance import evaluate_kind
-from corral_htools.capacity import not_evacuable
+from corral_htools.capacity import CapacityCheck
 from corral_htools.evaluate import Evaluator
 from corral_htools.evaluate import NodeView
 from corral_htools.model import AllocPolicy
@@ -26,16 +26,20 @@ from corral_htools.model import Group
 from corral_htools.model import Instance
 from corral_htools.moves import MoveKind
 from corral_htools.moves import opcodes
-from corral_htools.policy import instance_fits_policy
+from corral_htools.policy import policy_failure
 from corral_htools.state import GroupState
 from corral_htools.state import Options
 from corral_htools.state import group_state
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from collections.abc import Iterator
+
     from numpy.typing import NDArray
 
     from corral_htools.ialloc import NewInstance
     from corral_htools.ialloc import Request
+    from corral_htools.model import IPolicy
 
     Arr = NDArray[np.float64]
     BArr = NDArray[np.bool_]
@@ -55,6 +59,10 @@ class AllocOptions:
     no_capacity_checks: bool = False
 
 
+#: hail(1)'s lost-allocations metric: allocations lost per policy interval, then free disk.
+Lost = tuple[tuple[int, ...], int]
+
+
 @dataclass
 class GroupResult:
     group: Group
@@ -62,14 +70,25 @@ class GroupResult:
     nodes: list[str]
     successes: int
     failures: Counter[str]
+    #: set on exclusive-storage groups, which rank by it instead of the score
+    lost: Lost | None = None
+
+    def rank(self) -> tuple[int, int, Any]:
+        """Sort key among groups: policy, then score (dedicated groups: lost allocations)."""
+        policy = _POLICY_RANK[self.group.alloc_policy]
+        return (policy, 0, self.score) if self.lost is None else (policy, 1, self.lost)
 
     def describe(self) -> str:
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.failures.items()))
         head = f"Group {self.group.name} ({self.group.alloc_policy.value})"
         if not self.nodes:
             return f"{head}: No valid allocation solutions, failure reasons: {reasons or 'none'}"
+        if self.lost is not None:
+            shown = f"([{','.join(map(str, self.lost[0]))}],{self.lost[1]})"
+        else:
+            shown = f"{self.score:.8f}"
         return (
-            f"{head}: score: {self.score:.8f}, successes {self.successes}, "
+            f"{head}: score: {shown}, successes {self.successes}, "
             f"failures {sum(self.failures.values())} ({reasons}) for node(s) "
             + "/".join(self.nodes)
         )
@@ -77,12 +96,28 @@ class GroupResult:
 
 def _with_new(cluster: Cluster, group: Group, inst: Instance, opts: Options) -> GroupState:
     """All nodes (Ganeti scores a group's candidates on the whole cluster), plus ``inst``."""
-    st = GroupState(
-        cluster, list(cluster.nodes), list(cluster.instances), cluster.policy_of(group), opts
-    )
-    st.instances.append(inst)
-    st._build_instances(st.instances)
-    return st
+    insts = [*cluster.instances, inst]
+    return GroupState(cluster, list(cluster.nodes), insts, cluster.policy_of(group), opts)
+
+
+def _exclusive(st: GroupState) -> BArr:
+    """Per node: whether it has exclusive storage (spindles are real, counted per disk)."""
+    res: BArr = np.array([nd.excl_stor for nd in st.nodes], dtype=bool)
+    return res
+
+
+def spindles_fit(st: GroupState, spindles: int | None) -> BArr:
+    """Per node: whether disks needing ``spindles`` find them free there.
+
+    Only exclusive-storage nodes count spindles; there a disk that does not
+    say how many it needs (``None``) cannot be placed at all.
+    """
+    excl = _exclusive(st)
+    if spindles is None:
+        return ~excl
+    free = np.array([nd.free_spindles for nd in st.nodes], dtype=np.float64)
+    res: BArr = ~excl | (free >= spindles)
+    return res
 
 
 def _reasons(
@@ -90,6 +125,9 @@ def _reasons(
 ) -> dict[str, BArr]:
     """Per failure kind, the candidate cells failing it (Ganeti's FailMem, FailDisk...)."""
     out: dict[str, BArr] = {}
+    excl = _exclusive(st)
+    sp_fit = spindles_fit(st, st.instances[i].spindles) if excl.any() else None
+    has_disks = not bool(st.diskless[i])  # every disk template, not only LVM-backed ones
     mem_run = st.mem[i] * st.running[i]
     local = bool(st.local[i])
     for v in views:
@@ -109,7 +147,10 @@ def _reasons(
             parts["FailDisk"] = parts.get("FailDisk", False) | (v.q["fdsk"] <= 0)
         parts["FailN1"] = new_fail & ~old_fail
         if not soft:
-            parts["FailSpindles"] = v.q["spin"] > st.hi_spindles[v.idx]
+            # exclusive storage: real spindles instead of the oversubscribed spindle use
+            parts["FailSpindles"] = (v.q["spin"] > st.hi_spindles[v.idx]) & ~excl[v.idx]
+        if sp_fit is not None and has_disks and (v.gain_p or v.gain_s):
+            parts["FailSpindles"] = parts.get("FailSpindles", False) | ~sp_fit[v.idx]
         for k, m in parts.items():
             out[k] = out.get(k, False) | m
     return out
@@ -159,12 +200,26 @@ def _evaluate_new(
     return scores, ok, counts, cand
 
 
-def _last_first_order(scores: Arr) -> IArr:
-    """Flat indices by ascending score; equal scores latest index first."""
+def _last_first_order(scores: Arr, limit: int) -> Iterator[int]:
+    """Up to ``limit`` flat indices of finite scores, ascending; equal scores latest first.
+
+    hail needs the best one or a few of up to a million cells: taking them a
+    score value at a time avoids sorting them all.
+    """
     flat = scores.ravel()
-    back = np.argsort(flat[::-1], kind="stable")
-    res: IArr = flat.size - 1 - back
-    return res
+    left = flat.copy()
+    given = 0
+    while given < limit:
+        low = left.min() if left.size else np.inf
+        if not np.isfinite(low):
+            return
+        tied = np.flatnonzero(left == low)
+        for k in tied[::-1].tolist():
+            yield k
+            given += 1
+            if given >= limit:
+                return
+        left[tied] = np.inf
 
 
 def allocate_in_group(
@@ -174,9 +229,9 @@ def allocate_in_group(
     st = _with_new(cluster, group, inst, opts.model)
     i = st.m - 1
     soft = opts.model.ignore_soft_errors
-    if not soft and not instance_fits_policy(inst, st.policy):
-        return GroupResult(group, np.inf, [], 0, Counter({"FailDisk": 1})), None
     allowed = np.array([nd.group == group.uuid for nd in st.nodes], dtype=bool)
+    # exclusive storage is a group setting: its nodes all have it or none does
+    dedicated = bool(allowed.any() and _exclusive(st)[allowed].all())
     # the command line's --restrict-allocation-to replaces the request's list
     restrict = opts.restrict_to or new.restrict_to
     if restrict:
@@ -186,26 +241,117 @@ def allocate_in_group(
     required = 2 if new.required_nodes >= 2 or inst.mirror_internal else 1
     if int(allowed.sum()) < required:
         return GroupResult(group, np.inf, [], 0, Counter()), None
+    broken = None if soft else policy_failure(inst, st.policy, dedicated)
+    if broken is not None:
+        # Ganeti checks the policy on each candidate: every one fails the same way
+        k = int((allowed & st.online).sum())
+        cells = k * (k - 1) if required == 2 else k
+        return GroupResult(group, np.inf, [], 0, Counter({broken: max(cells, 1)})), None
     scores, ok, counts, _ = _evaluate_new(st, i, required, soft, allowed)
     successes = int(ok.sum())
     if successes == 0:
         return GroupResult(group, np.inf, [], 0, counts), None
     # a non-mirrored instance cannot move anyway: the capacity check is about failovers
     checked = not opts.no_capacity_checks and (inst.mirror_internal or inst.mirror_external)
-    before = not_evacuable(st) if checked else None
-    # Ganeti keeps the last of equally good placements in (primary, secondary) order
-    order = _last_first_order(scores)[:successes]
-    for flat in order[: CAPACITY_TRIES if before is not None else 1]:
-        row, col = divmod(int(flat), scores.shape[1])
+    before = CapacityCheck(st) if checked else None
+    tries = min(successes, CAPACITY_TRIES if before is not None else 1)
+    lost: dict[int, Lost] = {}
+    if dedicated:
+        lost = _lost_allocations(st, i, ok, required)
+        order: Iterable[int] = sorted(lost, key=lambda k: (lost[k], -k))[:tries]
+    else:
+        # Ganeti keeps the last of equally good placements in (primary, secondary) order
+        order = _last_first_order(scores, tries)
+    for flat in order:
+        row, col = divmod(flat, scores.shape[1])
         p, s = (row, col) if required == 2 else (col, -1)
         st.move(i, p, s)
-        if before is None or not_evacuable(st) <= before:
+        if before is None or before.failing_after(i) <= before.failing:
             names = [st.nodes[p].name] + ([st.nodes[s].name] if s >= 0 else [])
             value = float(scores.flat[int(flat)])
-            return GroupResult(group, value, names, successes, counts), st
+            res = GroupResult(group, value, names, successes, counts, lost.get(flat))
+            return res, st
         st.move(i, -1, -1)
     counts["FailN1"] += successes
     return GroupResult(group, np.inf, [], 0, counts), None
+
+
+def _strict_count(free: float, need: float) -> int:
+    """How many times ``need`` can be taken from ``free`` leaving some over (Ganeti's checks)."""
+    if need <= 0:
+        return 1 << 30
+    return max(0, math.ceil(free / need) - 1)
+
+
+def allocation_vector(
+    policy: IPolicy,
+    node: tuple[float, float, float, float, float],
+    lvm: bool,
+) -> tuple[int, ...]:
+    """Per policy interval, largest first: how many minimal instances of it still fit.
+
+    This is hail(1)'s allocation vector of a node with exclusive storage;
+    ``node`` is (free memory, free disk, free spindles, used CPUs, CPU limit).
+    Each interval is counted on the node as it is (they are alternatives).
+    A minimal instance has the allocated instance's disk template: with
+    ``lvm`` (plain, DRBD) one disk of the minimal size taking the minimal
+    spindle use as spindles, otherwise no node disk space at all.
+    """
+    fmem, fdsk, fspin, ucpu, hi_cpu = node
+    mins = sorted((lo for lo, _hi in policy.minmax), key=lambda x: x.as_tuple(), reverse=True)
+    out = []
+    for lo in mins:
+        fits = [_strict_count(fmem, lo.memory_size)]
+        if lvm:
+            fits.append(_strict_count(fdsk, lo.disk_size))
+        if lo.cpu_count > 0:
+            fits.append(max(0, math.floor((hi_cpu - ucpu) / lo.cpu_count)))
+        if lvm and lo.spindle_use > 0:
+            fits.append(max(0, math.floor(fspin / lo.spindle_use)))
+        out.append(min(fits))
+    return tuple(out)
+
+
+def _lost_allocations(st: GroupState, i: int, ok: BArr, required: int) -> dict[int, Lost]:
+    """hail(1)'s lost-allocations metric of every feasible cell, by flat index.
+
+    A node's loss is its allocation vector before minus after taking the
+    instance; for a mirrored instance the secondary's loss is added to the
+    primary's, and the free disk is the primary's.
+    """
+    inst = st.instances[i]
+    free_sp = [float(nd.free_spindles) for nd in st.nodes]
+    # only LVM-backed disks take the node's disk space and spindles
+    spindles = float(inst.spindles or 0) if inst.local_storage else 0.0
+    dsk = float(inst.dsk) if inst.local_storage else 0.0
+    mem = float(inst.mem) if inst.running else 0.0
+    cache: dict[tuple[int, bool], tuple[tuple[int, ...], int]] = {}
+
+    def loss(j: int, primary: bool) -> tuple[tuple[int, ...], int]:
+        key = (j, primary)
+        if key not in cache:
+            fmem, fdsk, ucpu = float(st.fmem[j]), float(st.fdsk[j]), float(st.ucpu[j])
+            hi = float(st.hi_cpu[j])
+            lvm = inst.local_storage
+            pre = allocation_vector(st.policy, (fmem, fdsk, free_sp[j], ucpu, hi), lvm)
+            take_mem, take_cpu = (mem, float(inst.vcpus)) if primary else (0.0, 0.0)
+            after = (fmem - take_mem, fdsk - dsk, free_sp[j] - spindles, ucpu + take_cpu, hi)
+            post = allocation_vector(st.policy, after, lvm)
+            cache[key] = (tuple(a - b for a, b in zip(pre, post, strict=True)), round(fdsk - dsk))
+        return cache[key]
+
+    out: dict[int, Lost] = {}
+    width = ok.shape[1]
+    for flat in np.flatnonzero(ok.ravel()).tolist():
+        row, col = divmod(flat, width)
+        if required == 2:
+            vec, left = loss(row, True)
+            sec, _ = loss(col, False)
+            vec = tuple(a + b for a, b in zip(vec, sec, strict=True))
+        else:
+            vec, left = loss(col, True)
+        out[flat] = (vec, left)
+    return out
 
 
 def _candidate_groups(cluster: Cluster, name: str | None) -> list[Group]:
@@ -224,10 +370,9 @@ def allocate(cluster: Cluster, new: NewInstance, opts: AllocOptions) -> tuple[bo
     if not good:
         desc = ", ".join(r.describe() for r, _ in results) or "no node groups available"
         return False, f"Request failed: {desc}", []
-    good.sort(key=lambda r: (_POLICY_RANK[r[0].group.alloc_policy], r[0].score))
-    best, _ = good[0]
-    listed = sorted(results, key=lambda r: -r[0].score if r[0].nodes else 0.0)
-    desc = ", ".join(r.describe() for r, _ in listed)
+    # the last of equally good groups wins; Ganeti lists the groups in input order
+    best = min(reversed([r for r, _ in good]), key=GroupResult.rank)
+    desc = ", ".join(r.describe() for r, _ in results)
     inst = new.as_instance()
     inst.pnode = best.nodes[0]
     inst.snode = best.nodes[1] if len(best.nodes) > 1 else ""
@@ -246,6 +391,10 @@ def _account(cluster: Cluster, inst: Instance) -> None:
         p.f_dsk -= inst.dsk
     if inst.snode and inst.mirror_internal:
         by_name[inst.snode].f_dsk -= inst.dsk
+    # exclusive storage: the disks take their spindles for good
+    for name in (inst.pnode, inst.snode if inst.mirror_internal else ""):
+        if name and by_name[name].excl_stor and inst.spindles and inst.local_storage:
+            by_name[name].free_spindles -= inst.spindles
 
 
 def _sync(cluster: Cluster, st: GroupState) -> None:
@@ -273,6 +422,8 @@ def relocate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, 
         inst = _find(cluster, req.name)
     except KeyError:
         return False, f"Request failed: instance {req.name} not found", []
+    from corral_htools.balance import evaluate_kind  # hbal's search: not needed to allocate
+
     group = _group_of(cluster, inst)
     st = group_state(cluster, group.uuid, opts.model)
     i = st.inst_index[inst.name]
@@ -287,7 +438,16 @@ def relocate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, 
     for name in req.relocate_from:
         if name in st.node_index:
             scores[st.node_index[name]] = np.inf
+    no_room: list[str] = []
+    if inst.mirror_internal:
+        # the new secondary's disks need their spindles (exclusive storage)
+        short = np.isfinite(scores) & ~spindles_fit(st, inst.spindles)
+        no_room = [st.nodes[j].name for j in np.flatnonzero(short).tolist()]
+        scores[short] = np.inf
     if not np.isfinite(scores).any():
+        if no_room:
+            why = "".join(f" Node {name} failed: FailSpindles;" for name in no_room)
+            return False, f"Request failed: Can't find any good node: {why}", []
         return False, "Request failed: No valid allocation solutions", []
     t = int(np.argmin(scores))
     if inst.mirror_internal:
@@ -301,6 +461,8 @@ def _evacuate_one(
     cluster: Cluster, st: GroupState, i: int, mode: str, opts: AllocOptions, avoid: set[int]
 ) -> tuple[list[str], list[dict[str, Any]]] | str:
     """Move instance ``i`` off the nodes in ``avoid``; new nodes and opcodes, or why not."""
+    from corral_htools.balance import evaluate_kind
+
     inst = st.instances[i]
     soft = opts.model.ignore_soft_errors
     ev = Evaluator(st)
@@ -308,13 +470,25 @@ def _evacuate_one(
     p, s = int(st.pnode[i]), int(st.snode[i])
     mask = np.ones(st.n, dtype=bool)
     mask[list(avoid)] = False
+    # a new secondary's disks need their spindles (exclusive storage)
+    sp_fit = spindles_fit(st, inst.spindles)
+    short_of_spindles = False
 
     def best(kind: MoveKind) -> tuple[float, int]:
-        sc = evaluate_kind(ev, kind, idx, soft, mask)[0]
+        nonlocal short_of_spindles
+        allowed = mask & sp_fit if kind is MoveKind.REPLACE_SECONDARY else mask
+        sc = evaluate_kind(ev, kind, idx, soft, allowed)[0]
         if not np.isfinite(sc).any():
+            if kind is MoveKind.REPLACE_SECONDARY and not sp_fit[mask].all():
+                short_of_spindles = True
             return np.inf, -1
         t = int(np.argmin(sc))
         return float(sc[t]), t
+
+    def no_solution() -> str:
+        if short_of_spindles:
+            return "No valid allocation solutions, failure reasons: FailSpindles"
+        return "No valid allocation solutions"
 
     name = inst.name
     ops: list[dict[str, Any]] = []
@@ -338,7 +512,7 @@ def _evacuate_one(
     if mode == "secondary-only":
         _value, t = best(MoveKind.REPLACE_SECONDARY)
         if t < 0:
-            return "No valid allocation solutions"
+            return no_solution()
         st.move(i, p, t)
         return [st.nodes[p].name, st.nodes[t].name], opcodes(
             MoveKind.REPLACE_SECONDARY, name, st.nodes[t].name, inst.running
@@ -346,7 +520,7 @@ def _evacuate_one(
     # all: new secondary t1, failover onto it, new secondary t2
     _value, t1 = best(MoveKind.REPLACE_SECONDARY)
     if t1 < 0:
-        return "No valid allocation solutions"
+        return no_solution()
     st.move(i, p, t1)
     ev.refresh()
     st.move(i, t1, p)
@@ -354,7 +528,7 @@ def _evacuate_one(
     _value, t2 = best(MoveKind.REPLACE_SECONDARY)
     if t2 < 0:
         st.move(i, p, s)
-        return "No valid allocation solutions"
+        return no_solution()
     st.move(i, t1, t2)
     n1, n2 = st.nodes[t1].name, st.nodes[t2].name
     ops = opcodes(MoveKind.REPLACE_SECONDARY, name, n1, inst.running)
@@ -432,6 +606,7 @@ def change_group(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bo
             template=inst.template,
             disks=inst.disks,
             spindle_use=inst.spindle_use,
+            spindles=inst.spindles,
             required_nodes=2 if inst.mirror_internal else 1,
             tags=inst.tags,
         )
@@ -488,6 +663,8 @@ def allocate_secondary(cluster: Cluster, req: Request, opts: AllocOptions) -> tu
         inst = _find(cluster, req.name)
     except KeyError:
         return False, f"Request failed: instance {req.name} not found", []
+    from corral_htools.balance import evaluate_kind
+
     group = _group_of(cluster, inst)
     st = group_state(cluster, group.uuid, opts.model)
     i = st.inst_index[inst.name]
@@ -501,6 +678,7 @@ def allocate_secondary(cluster: Cluster, req: Request, opts: AllocOptions) -> tu
     # the instance has no secondary yet: any other online node with room qualifies
     sc = scores[0]
     sc[int(st.pnode[i])] = np.inf
+    sc[~spindles_fit(st, inst.spindles)] = np.inf  # exclusive storage: real spindles
     good = int(np.isfinite(sc).sum())
     if not good:
         return False, "Request failed: No valid allocation solutions", []

@@ -14,9 +14,6 @@ from typing import NoReturn
 
 from corral_htools import __version__
 from corral_htools.state import Options
-from corral_htools.textformat import TextFormatError
-from corral_htools.textformat import load_text
-from corral_htools.textformat import serialize_text
 
 if TYPE_CHECKING:
     from corral_htools.model import Cluster
@@ -156,6 +153,9 @@ def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> 
     elif not args.text_data:
         fail(prog, "no backend given: use -t FILE (text) or -L [SOCKET] (the master daemon)")
     else:
+        from corral_htools.textformat import TextFormatError  # hail reads requests instead
+        from corral_htools.textformat import load_text
+
         try:
             cluster = load_text(args.text_data)
         except TextFormatError as err:
@@ -200,6 +200,8 @@ def model_options(args: argparse.Namespace) -> Options:
 
 def save(path: str, cluster: Cluster, what: str) -> None:
     """Write the cluster in text format and tell the user (on stderr, like Ganeti)."""
+    from corral_htools.textformat import serialize_text
+
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(serialize_text(cluster))
     print(f"The cluster state {what} has been written to file '{path}'", file=sys.stderr)

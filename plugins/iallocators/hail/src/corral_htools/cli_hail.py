@@ -12,9 +12,6 @@ from corral_htools.alloc import answer
 from corral_htools.ialloc import RequestError
 from corral_htools.ialloc import parse_request
 from corral_htools.state import Options
-from corral_htools.textformat import TextFormatError
-from corral_htools.textformat import load_text
-from corral_htools.textformat import serialize_text
 
 if TYPE_CHECKING:
     import argparse
@@ -50,12 +47,45 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
+#: What the parser gives for ``hail FILE`` (tests check it against build_parser()).
+PLAIN_DEFAULTS: dict[str, object] = {
+    "verbose": 1,
+    "quiet": 0,
+    "help_completion": False,
+    "text_data": None,
+    "simulate": [],
+    "save": None,
+    "print_nodes": None,
+    "no_capacity_checks": False,
+    "ignore_soft_errors": False,
+    "restrict_allocation_to": "",
+    "static_kvm_node_memory": 4096,
+    "exclusion_tags": "",
+    "ignore_dynu": False,
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The options; ``hail FILE`` alone (how the master runs it) skips argparse.
+
+    Building the parser costs more than answering a small request does.
+    """
+    words = sys.argv[1:] if argv is None else argv
+    if len(words) == 1 and words[0] and not words[0].startswith("-"):
+        import argparse
+
+        values = {k: list(v) if isinstance(v, list) else v for k, v in PLAIN_DEFAULTS.items()}
+        return argparse.Namespace(request=words[0], **values)
     ap = build_parser()
     args = ap.parse_args(cc.normalize_argv(argv))
     if args.help_completion:
         cc.completion(ap)
-        return 0
+        raise SystemExit(0)
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if not args.request:
         cc.fail("", "this program needs an input file.")
     try:
@@ -69,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     except RequestError as err:
         cc.fail("", str(err))
     if args.text_data:
+        from corral_htools.textformat import TextFormatError  # only for -t: requests are JSON
+        from corral_htools.textformat import load_text
+
         try:
             cluster = load_text(args.text_data)
         except TextFormatError as err:
@@ -78,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             run = "StatusRunning" if inst.running else "StatusDown"
             print(f"Instance {inst.name}: runSt = {run}", file=sys.stderr)
     if args.save:
+        from corral_htools.textformat import serialize_text
+
         with open(f"{args.save}.pre-ialloc", "w", encoding="utf-8") as handle:
             handle.write(serialize_text(cluster))
     tags = tuple(t for t in args.exclusion_tags.split(",") if t)

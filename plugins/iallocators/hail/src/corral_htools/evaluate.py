@@ -529,7 +529,7 @@ class Evaluator:
         for v in views:
             old_fail = self.fail[v.idx]
             new_fail = v.q["fmem"] <= v.rmem
-            n1_ok = forced | old_fail | ~new_fail
+            n1_ok = relaxed | old_fail | ~new_fail
             if v.gain_p:
                 ok = ok & st.online[v.idx]
                 ok = ok & ((mem_run <= 0) | (v.q["fmem"] > 0))

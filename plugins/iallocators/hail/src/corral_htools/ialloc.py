@@ -66,7 +66,8 @@ class NewInstance:
     tags: list[str] = field(default_factory=list)
     group_name: str | None = None
     restrict_to: list[str] | None = None
-    spindles: int = 0
+    #: the disks' real spindles (exclusive storage); None when a disk does not say
+    spindles: int | None = 0
     networks: list[str] = field(default_factory=list)
 
     def as_instance(self) -> Instance:
@@ -82,6 +83,7 @@ class NewInstance:
             template=self.template,
             tags=list(self.tags),
             spindle_use=self.spindle_use,
+            spindles=self.spindles,
             disks=list(self.disks),
         )
 
@@ -169,10 +171,22 @@ def _node(name: str, obj: dict[str, Any], static_mem: int | None) -> Node:
 _ADMIN_STATE = {"up": "running", "down": "ADMIN_down", "offline": "ADMIN_offline"}
 
 
+def _disk_spindles(disks: list[dict[str, Any]]) -> int | None:
+    """The disks' spindles in total; None if one does not say (exclusive storage needs it)."""
+    total = 0
+    for disk in disks:
+        count = disk.get("spindles")
+        if count is None:
+            return None
+        total += int(count)
+    return total
+
+
 def _instance(name: str, obj: dict[str, Any]) -> Instance:
     w = f"instance '{name}': "
     nodes = _get(obj, "nodes", list, w)
-    disks = [int(d.get("size", 0)) for d in _opt(obj, "disks", [])]
+    raw_disks = _opt(obj, "disks", [])
+    disks = [int(d.get("size", 0)) for d in raw_disks]
     return Instance(
         name=name,
         mem=int(_get(obj, "memory", NUM, w)),
@@ -187,13 +201,14 @@ def _instance(name: str, obj: dict[str, Any]) -> Instance:
         spindle_use=int(_opt(obj, "spindle_use", 1)),
         forthcoming=bool(_opt(obj, "forthcoming", False)),
         disks=disks,
+        spindles=_disk_spindles(raw_disks),
     )
 
 
 def _new_instance(obj: dict[str, Any]) -> NewInstance:
     name = _get(obj, "name", str)
     disks = [int(d.get("size", 0)) for d in _opt(obj, "disks", [])]
-    spindles = sum(int(d.get("spindles", 0) or 0) for d in _opt(obj, "disks", []))
+    spindles = _disk_spindles(_opt(obj, "disks", []))
     return NewInstance(
         name=name,
         mem=int(_get(obj, "memory", NUM)),

@@ -101,7 +101,12 @@ class GroupState:
         allow = [v.split("::", 1) for v in cluster.tag_prefixes("allowmigration") if "::" in v]
         extra = [{x for x, y in allow if y in set(node.tags)} for node in nodes]
         accept = [m | e for m, e in zip(mig, extra, strict=True)]
-        self.mig_ok = np.array([[a <= b for b in accept] for a in mig], dtype=bool).reshape(n, n)
+        if any(mig):
+            self.mig_ok = np.array([[a <= b for b in accept] for a in mig], dtype=bool).reshape(
+                n, n
+            )
+        else:  # no migration tags: every pair is fine (and hail's n x n would be slow)
+            self.mig_ok = np.ones((n, n), dtype=bool)
         self.has_migration_tags = any(mig)
         self._build_instances(instances)
 
