@@ -295,7 +295,8 @@ def _info(args: argparse.Namespace) -> int:
     if args.all and args.names:
         raise OpPrereqError("give instance names or --all, not both")
     with Client() as client:
-        rows = client.call("QueryInstances", args.names or [], _INFO_FIELDS, not args.static)
+        # The config alone: the job below asks the nodes, running state included.
+        rows = client.call("QueryInstances", args.names or [], _INFO_FIELDS, False)
         found = {values[0] for values in rows}
         missing = [n for n in args.names if n not in found]
         if missing:
@@ -307,7 +308,9 @@ def _info(args: argparse.Namespace) -> int:
             data = results[0] if results else {}
     for values in rows:
         row = dict(zip(_INFO_FIELDS, values, strict=True))
-        for line in info_lines(row, data.get(row["name"]), args.static):
+        described = data.get(row["name"])
+        row["oper_state"] = described is not None and described.get("run_state") == "up"
+        for line in info_lines(row, described, args.static):
             print(line)
     return 0
 
