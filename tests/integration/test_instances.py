@@ -383,6 +383,19 @@ def test_nic_changes_with_modify(cluster: LoopbackCluster) -> None:
         refused = m.run("gnt-instance", "modify", *argv, name, check=False)
         assert refused.returncode != 0 and message in refused.stderr, (argv, refused.stderr)
     assert field(cluster, name, "nic.count", "nic.links") == ["2", "br0,br2"]
+    # No hypervisor here can hot-plug: --hotplug is refused before any change (as
+    # Ganeti does off KVM); --hotplug-if-possible makes it at the next start.
+    refused = m.run("gnt-instance", "modify", "--hotplug", "--net", "add:link=br3", name,
+                    check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert "hot-plugging is not supported by hypervisor fake" in refused.stderr
+    assert "--hotplug-if-possible" in refused.stderr
+    assert field(cluster, name, "nic.count") == ["2"]
+    done = m.run("gnt-instance", "modify", "--hotplug-if-possible", "--net", "add:link=br3",
+                 name)  # fmt: skip
+    assert "the disk and NIC changes apply at the next start" in done.stdout + done.stderr
+    assert field(cluster, name, "nic.links") == ["br0,br2,br3"]
+    m.run("gnt-instance", "modify", "--net", "2:remove", name)
     out = m.run("gnt-instance", "modify", "--net", "0:remove", name).stdout
     assert " - nic.0 -> remove" in out
     assert field(cluster, name, "nic.links", "nic.macs") == ["br2", "aa:00:00:12:34:56"]

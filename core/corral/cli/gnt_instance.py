@@ -557,6 +557,17 @@ def _configure_modify(parser: argparse.ArgumentParser) -> None:
         help="mark an offline instance online (down) again",
     )
     add("--ignore-ipolicy", action="store_true", help="ignore the instance policy")
+    add(
+        "--hotplug",
+        action="store_true",
+        help="apply disk and NIC changes to the running instance (refused where the"
+        " hypervisor cannot)",
+    )
+    add(
+        "--hotplug-if-possible",
+        action="store_true",
+        help="hot-plug where the hypervisor can, else apply the changes at the next start",
+    )
     add("-f", "--force", action="store_true", help="force the change")
     add_submit_options(parser)
     add("instance", metavar="INSTANCE", help="the instance")  # fmt: skip
@@ -569,7 +580,8 @@ def _modify(args: argparse.Namespace) -> int:
         beparams=args.backend_parameters, hvparams=args.hypervisor_parameters,
         osparams=args.os_parameters, os_name=args.os_type, force_variant=args.force_variant,
         disks=args.disks, nics=args.nics, offline=args.offline,
-        ignore_ipolicy=args.ignore_ipolicy, force=args.force,
+        ignore_ipolicy=args.ignore_ipolicy, force=args.force, hotplug=args.hotplug,
+        hotplug_if_possible=args.hotplug_if_possible,
     )  # fmt: skip
     status, results = submit(args, op)
     if status is None:

@@ -93,6 +93,8 @@ class LUInstanceSetParams(InstanceLU):
             self.report.append(["admin_state", "offline" if op.offline else "online"])
         self._plan_disks(cfg, inst)
         self._plan_nics(cfg, inst)
+        if (op.hotplug or op.hotplug_if_possible) and (op.disks or op.nics):
+            self._no_hotplug()
         be = effective_beparams(
             cfg.cluster,
             dataclasses.replace(inst, **{k: v for k, v in self.changes.items() if k == "beparams"}),
@@ -111,6 +113,22 @@ class LUInstanceSetParams(InstanceLU):
             cfg, self.pnode, specs, op.ignore_ipolicy, "Modifying the instance"
         ):
             self.feedback(f"WARNING: instance policy ignored: {warning}")
+
+    def _no_hotplug(self) -> None:
+        """Refuse ``--hotplug`` (or, if possible, fall back to the next start), as Ganeti.
+
+        No hypervisor driver of corral can add devices to a running
+        instance yet; Ganeti refuses the same way on its hypervisors other
+        than KVM. Asked only "if possible", the change is made in the config
+        and takes effect at the instance's next start.
+        """
+        reason = f"hot-plugging is not supported by hypervisor {self.inst.hypervisor}"
+        if self.op.hotplug:
+            raise OpPrereqError(
+                f"Hotplug is not possible: {reason}. Drop --hotplug (or use"
+                " --hotplug-if-possible) to apply the disk and NIC changes at the next start"
+            )
+        self.feedback(f"WARNING: {reason}: the disk and NIC changes apply at the next start")
 
     def _plan_disks(self, cfg: o.ConfigData, inst: o.Instance) -> None:
         self.disks = list(inst.disks)
