@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from corral_htools.balance import BalanceOptions
 from corral_htools.balance import balance
+from corral_htools.balance import best_move
 from corral_htools.balance import bound_kind
+from corral_htools.balance import cell_bound_kind
 from corral_htools.balance import evaluate_kind
 from corral_htools.balance import movable_instances
+from corral_htools.carried import Carried
+from corral_htools.carried import Snapshot
+from corral_htools.cellbound import Features
 from corral_htools.cost import score
 from corral_htools.evaluate import Evaluator
 from corral_htools.moves import DRBD_KINDS
@@ -18,6 +25,11 @@ from corral_htools.textformat import parse_text
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    IArr = NDArray[np.int64]
 
 
 def _check_predictions(text: str) -> int:
@@ -106,3 +118,67 @@ def test_bounds_never_exceed_a_valid_score(
         best = evaluate_kind(ev, kind, idx, False, None).min(axis=1)
         slack = 1e-9 * np.maximum(1.0, np.abs(best))
         assert np.all(low <= np.where(np.isfinite(best), best + slack, np.inf))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_cell_bounds_never_exceed_a_valid_score(
+    clusters: st.SearchStrategy[str], data: st.DataObject
+) -> None:
+    """The per-target bound of every cell is at most the cell's score where it is valid."""
+    gs = group_state(parse_text(data.draw(clusters)), None)
+    ev = Evaluator(gs)
+    feats = Features(ev)
+    drbd, ext = movable_instances(gs, BalanceOptions())
+    for kind, idx in [*((k, drbd) for k in DRBD_KINDS), (MoveKind.FAILOVER_TO_ANY, ext)]:
+        if len(idx) == 0:
+            continue
+        low = cell_bound_kind(ev, feats, kind, idx, None)
+        exact = evaluate_kind(ev, kind, idx, False, None)
+        valid = np.isfinite(exact)
+        slack = 1e-9 * np.maximum(1.0, np.abs(exact[valid]))
+        assert np.all(low[valid] <= exact[valid] + slack)
+        cols = np.array([0, gs.n - 1])
+        part = cell_bound_kind(ev, feats, kind, idx, None, cols)
+        # the same bounds for a subset of the targets (up to the product's rounding)
+        assert np.allclose(part, low[:, cols], rtol=1e-12, atol=1e-12)
+
+
+def _row_minima(ev: Evaluator, drbd: IArr, ext: IArr) -> dict[int, NDArray[np.float64]]:
+    kinds = [*((k, drbd) for k in DRBD_KINDS), (MoveKind.FAILOVER_TO_ANY, ext)]
+    return {
+        order: evaluate_kind(ev, kind, idx, False, None).min(axis=1)
+        for order, (kind, idx) in enumerate(kinds, start=1)
+        if len(idx)
+    }
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_carried_bounds_stay_below_every_row_after_moves(
+    clusters: st.SearchStrategy[str], data: st.DataObject
+) -> None:
+    """Bounds carried over several steps never exceed a row's best score, and each
+    step's move is the one a search without carried bounds makes."""
+    gs = group_state(parse_text(data.draw(clusters)), None)
+    ev = Evaluator(gs)
+    opts = BalanceOptions()
+    drbd, ext = movable_instances(gs, opts)
+    carry = Carried()
+    for _ in range(8):
+        value, move = best_move(ev, drbd, ext, opts, carry)
+        assert (value, move) == best_move(ev, drbd, ext, opts)
+        for order, best in _row_minima(ev, drbd, ext).items():
+            kept = carry.bounds.get(order)
+            if kept is None:
+                continue
+            ok = np.isfinite(best)
+            slack = 1e-9 * np.maximum(1.0, np.abs(best[ok]))
+            assert np.all(kept[ok] <= best[ok] + slack)
+        if move is None or not value < score(gs):
+            break
+        prev = Snapshot.of(ev)
+        gs.move(move.inst, move.new_p, move.new_s)
+        ev.refresh()
+        nodes = {move.old_p, move.old_s, move.new_p, move.new_s} - {-1}
+        carry.moved(prev, np.array(sorted(nodes), dtype=np.int64))

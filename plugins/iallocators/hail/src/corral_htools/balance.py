@@ -16,6 +16,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corral_htools.carried import Carried
+from corral_htools.carried import Snapshot
+from corral_htools.carried import drift
+from corral_htools.cellbound import Features
+from corral_htools.cellbound import cell_bound
 from corral_htools.cost import WEIGHTS
 from corral_htools.cost import score
 from corral_htools.evaluate import Evaluator
@@ -41,8 +46,8 @@ CHUNK_CELLS = 65_536
 BOUND_ROWS = 4096
 #: Rows of each move kind scored first, to get a score the bounds are compared with.
 SEED_ROWS = 16
-#: Relative slack on that score, far above the rounding of either computation.
-BOUND_MARGIN = 1e-6
+#: Relative slack on that score, far above the rounding of either computation (1e-14).
+BOUND_MARGIN = 1e-9
 #: Relative score differences below this are rounding noise of the bulk formula.
 SCORE_EPS = 1e-9
 
@@ -85,12 +90,13 @@ def movable_instances(state: GroupState, opts: BalanceOptions) -> tuple[IArr, IA
 
 
 def _views_drbd(
-    ev: Evaluator, kind: MoveKind, idx: IArr
+    ev: Evaluator, kind: MoveKind, idx: IArr, cols: IArr | None = None
 ) -> tuple[list[NodeView], list[NodeView], NodeView | None, IArr, IArr]:
     """Node views (scored, checked only) of a move kind for instances ``idx`` x targets.
 
-    The view of the target node (every node, one per column) is also returned
-    on its own: it is scored by its changes (:meth:`Evaluator.score_split`).
+    The view of the target node (every node, or the nodes ``cols``, one per
+    column) is also returned on its own: it is scored by its changes
+    (:meth:`Evaluator.score_split`).
 
     Replacing the primary runs the instance on its secondary for a while, so
     that intermediate state must be feasible too (Ganeti checks it as well).
@@ -99,7 +105,7 @@ def _views_drbd(
     v = ev.inst_vec(idx)
     p = st.pnode[idx][:, None]
     s = st.snode[idx][:, None]
-    t = np.arange(st.n)[None, :]
+    t = (np.arange(st.n) if cols is None else cols)[None, :]
     views: list[NodeView] = []
     checks: list[NodeView] = []
     tv: NodeView | None = None
@@ -154,11 +160,11 @@ def _views_drbd(
 
 
 def _prepare(
-    ev: Evaluator, kind: MoveKind, idx: IArr
+    ev: Evaluator, kind: MoveKind, idx: IArr, cols: IArr | None = None
 ) -> tuple[list[NodeView], list[NodeView], NodeView | None, Arr, IArr, IArr]:
-    """Views of ``kind`` for instances ``idx`` and the tag/location score change."""
+    """Views of ``kind`` for instances ``idx`` (targets ``cols``) and the tag/location change."""
     st = ev.state
-    views, checks, target, new_p, new_s = _views_drbd(ev, kind, idx)
+    views, checks, target, new_p, new_s = _views_drbd(ev, kind, idx, cols)
     extra = np.zeros((len(idx), 1))
     if kind is not MoveKind.REPLACE_SECONDARY:
         extra = extra - WEIGHTS["pri_tags_score"] * ev.tag_drop(idx, st.pnode[idx])[:, None]
@@ -259,16 +265,82 @@ class _Search:
             self.move = Move(i, kind, t, p, s, np_, ns)
 
 
+def cell_bound_kind(
+    ev: Evaluator,
+    feats: Features,
+    kind: MoveKind,
+    idx: IArr,
+    allowed: NDArray[np.bool_] | None,
+    cols: IArr | None = None,
+) -> Arr:
+    """Per (instance of ``idx``, target) a lower bound of the score :func:`evaluate_kind` gives.
+
+    Targets: every node, or the nodes ``cols``. Targets the move can never
+    use (its own nodes, offline or disallowed nodes) are inf.
+    """
+    st = ev.state
+    views, _, target, extra, _, _ = _prepare(ev, kind, idx, cols)
+    assert target is not None
+    low = cell_bound(ev, feats, [v for v in views if v is not target], target, extra, cols)
+    t = (np.arange(st.n) if cols is None else cols)[None, :]
+    bad = (t == st.pnode[idx][:, None]) | (t == st.snode[idx][:, None])
+    if allowed is not None:
+        bad = bad | ~allowed[t]
+    low[bad] = np.inf
+    return low
+
+
+def drift_kind(ev: Evaluator, feats: Features, kind: MoveKind, idx: IArr, prev: Snapshot) -> Arr:
+    """Per instance of ``idx``, the least change of its untouched cells' scores since ``prev``."""
+    views, _, target, _, _, _ = _prepare(ev, kind, idx)
+    assert target is not None
+    return drift(ev, feats, [v for v in views if v is not target], target, prev)
+
+
+def _carry_over(
+    ev: Evaluator,
+    feats: Features,
+    plans: list[tuple[MoveKind, IArr]],
+    carry: Carried,
+    search: _Search,
+) -> None:
+    """Bring the carried bounds up to date after the last move (:mod:`corral_htools.carried`)."""
+    st = ev.state
+    prev, touched = carry.prev, carry.touched
+    if prev is None or touched is None:
+        return  # no move since the bounds were made
+    carry.prev = carry.touched = None
+    if ev.loc_excl is not None:
+        carry.bounds.clear()  # exclusion counts per location change with any move
+        return
+    for order, low in carry.bounds.items():
+        kind, cand = plans[order]
+        hit = np.isin(st.pnode[cand], touched) | np.isin(st.snode[cand], touched)
+        low[hit] = -np.inf
+        rows = np.flatnonzero(np.isfinite(low))
+        for start in range(0, len(rows), BOUND_ROWS):
+            pos = rows[start : start + BOUND_ROWS]
+            idx = cand[pos]
+            moved = low[pos] + drift_kind(ev, feats, kind, idx, prev)
+            fresh = cell_bound_kind(ev, feats, kind, idx, search.allowed, touched).min(axis=1)
+            low[pos] = np.minimum(moved, fresh)
+
+
 def best_move(
-    ev: Evaluator, drbd: IArr, ext: IArr, opts: BalanceOptions
+    ev: Evaluator, drbd: IArr, ext: IArr, opts: BalanceOptions, carry: Carried | None = None
 ) -> tuple[float, Move | None]:
     """The lowest-scoring allowed move over all candidates.
 
     Instances whose lower bound (:func:`bound_kind`) already exceeds a score
-    found are skipped: the best few rows of every kind are scored first, then
-    only the rows that could still beat or tie them.
+    found are skipped: the best few rows of every kind are scored first.
+    The rows left get a bound per target (:func:`cell_bound_kind`) and are
+    scored in the order of their least one, as long as it can still beat or
+    tie the best score found so far. With ``carry``, those per-row bounds
+    are kept for the next step, which then bounds only what the move touched
+    afresh.
     """
     search = _Search(ev, opts)
+    carry = Carried() if carry is None else carry
     plans: list[tuple[MoveKind, IArr]] = [(MoveKind.FAILOVER, drbd)]
     if not opts.no_disk_moves:
         plans += [(kind, drbd) for kind in DRBD_KINDS]
@@ -284,6 +356,12 @@ def best_move(
             for start in range(0, len(cand), BOUND_ROWS)
         ]
         bounds.append(np.concatenate(parts))
+    feats = Features(ev)
+    _carry_over(ev, feats, plans, carry, search)
+    for order, b in enumerate(bounds):
+        kept = carry.bounds.get(order)
+        if b is not None and kept is not None:
+            bounds[order] = np.maximum(b, kept)
     seeded: list[IArr] = []
     for order, (kind, cand) in enumerate(plans):
         b = bounds[order]
@@ -293,15 +371,44 @@ def best_move(
         seed = np.sort(np.argsort(b, kind="stable")[:SEED_ROWS])
         search.run(order, kind, cand, seed)
         seeded.append(seed)
-    limit = search.score + BOUND_MARGIN * max(1.0, abs(search.score))
+    orders: list[IArr] = []
+    positions: list[IArr] = []
+    lows: list[Arr] = []
     for order, (kind, cand) in enumerate(plans):
         b = bounds[order]
         if b is None:
             continue
-        keep = b <= limit
+        keep = b <= _limit(search.score)
         keep[seeded[order]] = False
-        search.run(order, kind, cand, np.flatnonzero(keep))
+        rows = np.flatnonzero(keep)
+        for start in range(0, len(rows), search.chunk):
+            pos = rows[start : start + search.chunk]
+            low = cell_bound_kind(ev, feats, kind, cand[pos], search.allowed).min(axis=1)
+            carry.bounds.setdefault(order, np.full(len(cand), -np.inf))[pos] = low
+            orders.append(np.full(len(pos), order, dtype=np.int64))
+            positions.append(pos)
+            lows.append(low)
+    if not lows:
+        return search.score, search.move
+    all_orders = np.concatenate(orders)
+    all_pos = np.concatenate(positions)
+    all_lows = np.concatenate(lows)
+    ranked = np.argsort(all_lows, kind="stable")
+    for start in range(0, len(ranked), search.chunk):
+        batch = ranked[start : start + search.chunk]
+        batch = batch[all_lows[batch] <= _limit(search.score)]
+        if len(batch) == 0:
+            break
+        for order in np.unique(all_orders[batch]):
+            kind, cand = plans[int(order)]
+            pos = np.sort(all_pos[batch[all_orders[batch] == order]])
+            search.run(int(order), kind, cand, pos)
     return search.score, search.move
+
+
+def _limit(best: float) -> float:
+    """The largest bound that may still belong to a move scoring ``best`` or less."""
+    return best + BOUND_MARGIN * max(1.0, abs(best))
 
 
 def balance(
@@ -314,19 +421,23 @@ def balance(
     if opts.no_instance_moves:
         return steps
     ev = Evaluator(state)
+    carry = Carried()
     current = score(state)
     drbd, ext = movable_instances(state, opts)
     while opts.max_length < 0 or len(steps) < opts.max_length:
         if current <= opts.min_score:
             break
-        value, move = best_move(ev, drbd, ext, opts)
+        value, move = best_move(ev, drbd, ext, opts, carry)
         # float noise: a "gain" below SCORE_EPS is an equal score, not progress
         if move is None or not value < current - SCORE_EPS * max(1.0, current):
             break
         if current <= opts.min_gain_limit and not current - value > opts.min_gain:
             break
+        prev = Snapshot.of(ev)
         state.move(move.inst, move.new_p, move.new_s)
         ev.refresh()
+        nodes = {move.old_p, move.old_s, move.new_p, move.new_s} - {-1}
+        carry.moved(prev, np.array(sorted(nodes), dtype=np.int64))
         current = score(state)
         steps.append((move, current))
         if on_step is not None:

@@ -93,7 +93,7 @@ class NodeView:
         self._rmem_gain: tuple[Arr, IArr, Arr] | None = None
         #: bounds of the reserved memory over the targets (see score_bound)
         self.rmem_lo: Arr = self._rmem
-        self.rmem_hi: Arr = self._rmem
+        self._rmem_hi: Arr | tuple[Arr, Arr] = self._rmem
         self.gain_p = False
         self.gain_s = False
         #: the most the reserved memory can grow by (gaining a secondary)
@@ -145,15 +145,22 @@ class NodeView:
         else:
             base = self.rmem
         self.rmem_lo = base
-        self.rmem_hi = base
+        self._rmem_hi = base
         if gain_peer is not None:
             self._secondary(v, 1.0)
             self.gain_s = True
             self.rmem_rise = v.sec_mem
             # no peer's share exceeds the node's row maximum
-            self.rmem_hi = np.maximum(base, ev.max1[self.idx] + v.sec_mem)
+            self._rmem_hi = (base, ev.max1[self.idx] + v.sec_mem)
             self._rmem_gain = (st.peers, gain_peer, v.sec_mem)
         self._rmem = base
+
+    @property
+    def rmem_hi(self) -> Arr:
+        """Most reserved memory over the targets (built on first use: a target view's is (C, N))."""
+        if isinstance(self._rmem_hi, tuple):
+            self._rmem_hi = np.maximum(*self._rmem_hi)
+        return self._rmem_hi
 
     @property
     def rmem(self) -> Arr:
