@@ -24,7 +24,6 @@ import numpy as np
 
 from corral_htools.cellbound import Features
 from corral_htools.cellbound import box_range
-from corral_htools.cellbound import fixed_sums
 from corral_htools.cellbound import linear_var
 
 if TYPE_CHECKING:
@@ -77,7 +76,7 @@ def _rmem_term(
     n = ev.n_on
     exact = [v for v in fixed if not v.rmem_varies]
     ranged = [v for v in fixed if v.rmem_varies]
-    s, q = fixed_sums(ev, k, exact)
+    s, q = ev.term_sums(k, exact)
     s = s * np.ones((rows, 1))
     q = q * np.ones((rows, 1))
     d_lo = s - ev.sums[k]
@@ -125,7 +124,7 @@ def drift(
         if m.quantity == "rmem":
             low, d_lo, d_hi = _rmem_term(ev, feats, k, fixed, target, rows)
         else:
-            s, q = fixed_sums(ev, k, fixed)
+            s, q = ev.term_sums(k, fixed)
             s = s * np.ones((rows, 1))
             q = q * np.ones((rows, 1))
             changes = target.q.deltas.get(m.quantity)

@@ -110,25 +110,6 @@ def _chord(
     coef[:, c + 1] += (ws * g)[:, 0]
 
 
-def fixed_sums(ev: Evaluator, k: int, fixed: list[NodeView]) -> tuple[Arr, Arr]:
-    """Std term ``k``'s sum and sum of squares once the fixed views changed."""
-    m = ev.metrics[k]
-    ds: Arr | float = 0.0
-    dq: Arr | float = 0.0
-    for v in fixed:
-        inv = ev.statics.inv[m.divisor][v.idx]
-        qty = v.rmem if m.quantity == "rmem" else v.q[m.quantity]
-        new = qty * inv - ev.center[k]
-        old = ev.values[k][v.idx]
-        on = ev.on[v.idx]
-        ds = ds + on * (new - old)
-        dq = dq + on * (new * new - old * old)
-    return (
-        np.asarray(ev.sums[k] + ds, dtype=np.float64),
-        np.asarray(ev.sqs[k] + dq, dtype=np.float64),
-    )
-
-
 def cell_bound(
     ev: Evaluator,
     feats: Features,
@@ -151,7 +132,7 @@ def cell_bound(
     const = np.zeros((rows, 1))
     coef = np.zeros((rows, feats.matrix.shape[0]))
     for k, m in enumerate(ev.metrics):
-        s, q = fixed_sums(ev, k, fixed)
+        s, q = ev.term_sums(k, fixed)
         if m.quantity == "rmem":
             if target.gain_s:
                 delta = (target.rmem - st.rmem[t]) * ev.scale[k][t]

@@ -295,23 +295,30 @@ class Evaluator:
 
     # ---------------------------------------------------------------- scoring
 
+    def term_sums(self, k: int, views: list[NodeView]) -> tuple[Arr, Arr]:
+        """Std term ``k``'s sum and sum of squares once the nodes of ``views`` changed."""
+        m = self.metrics[k]
+        ds: Arr | float = 0.0
+        dq: Arr | float = 0.0
+        for v in views:
+            inv = self.statics.inv[m.divisor][v.idx]
+            qty = v.rmem if m.quantity == "rmem" else v.q[m.quantity]
+            new = qty * inv - self.center[k]
+            old = self.values[k][v.idx]
+            on = self.on[v.idx]
+            ds = ds + on * (new - old)
+            dq = dq + on * (new * new - old * old)
+        return (
+            np.asarray(self.sums[k] + ds, dtype=np.float64),
+            np.asarray(self.sqs[k] + dq, dtype=np.float64),
+        )
+
     def score_of(self, views: list[NodeView], extra: Arr) -> Arr:
         """Scores after the changes in ``views`` (all broadcast to one shape)."""
         st = self.state
         tot = extra + self.base
         for k, m in enumerate(self.metrics):
-            ds: Arr | float = 0.0
-            dq: Arr | float = 0.0
-            for v in views:
-                inv = self.statics.inv[m.divisor][v.idx]
-                qty = v.rmem if m.quantity == "rmem" else v.q[m.quantity]
-                new = qty * inv - self.center[k]
-                old = self.values[k][v.idx]
-                on = self.on[v.idx]
-                ds = ds + on * (new - old)
-                dq = dq + on * (new * new - old * old)
-            s = self.sums[k] + ds
-            q = self.sqs[k] + dq
+            s, q = self.term_sums(k, views)
             var = np.maximum(q / self.n_on - (s / self.n_on) ** 2, 0.0)
             tot = tot + m.weight * np.sqrt(var)
         inv_tmem = self.statics.inv["t_mem"]
@@ -346,18 +353,7 @@ class Evaluator:
         tot: Arr = extra + self.base
         n_on = self.n_on
         for k, m in enumerate(self.metrics):
-            ds: Arr | float = 0.0
-            dq: Arr | float = 0.0
-            for v in fixed:
-                inv = self.statics.inv[m.divisor][v.idx]
-                qty = v.rmem if m.quantity == "rmem" else v.q[m.quantity]
-                new = qty * inv - self.center[k]
-                old = self.values[k][v.idx]
-                on = self.on[v.idx]
-                ds = ds + on * (new - old)
-                dq = dq + on * (new * new - old * old)
-            s: Arr = np.asarray(self.sums[k] + ds, dtype=np.float64)
-            q: Arr = np.asarray(self.sqs[k] + dq, dtype=np.float64)
+            s, q = self.term_sums(k, fixed)
             delta: Arr | None = None
             if m.quantity == "rmem":
                 if target.gain_s:
