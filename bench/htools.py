@@ -68,6 +68,8 @@ Run = tuple[str, float, bool]  # output, seconds, timed out
 
 #: A timed-out peer has run at least this many times as long as corral did.
 PEER_OVER_OURS = 1.1
+#: ... but never longer than this (corral's run did not come to an end).
+PEER_HARD_CAP = 7200.0
 
 
 def _run(argv: list[str]) -> Run:
@@ -90,25 +92,15 @@ def _run_peer(argv: list[str], bound: float, key: tuple[str, ...]) -> Run:
                 pass
             ours = OURS.get(key)
             elapsed = time.monotonic() - t0
-            if ours is not None and elapsed > max(bound, PEER_OVER_OURS * ours[1]):
+            if (
+                ours is not None and elapsed > max(bound, PEER_OVER_OURS * ours[1])
+            ) or elapsed > PEER_HARD_CAP:
                 proc.kill()
                 proc.wait()
                 return "", elapsed, True
         elapsed = time.monotonic() - t0
         out.seek(0)
         return out.read(), elapsed, False
-
-
-class Peers:
-    """Ganeti's runs, queued up front and executed in the background, each bounded."""
-
-    def __init__(self, jobs: int) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=jobs)
-        self.runs: dict[tuple[str, ...], Future[Run]] = {}
-
-    def submit(self, key: tuple[str, ...], argv: list[str], bound: float) -> None:
-        if _peer_runs(argv[0]):
-            self.runs[key] = self.pool.submit(_run_peer, argv, bound, key)
 
 
 @functools.cache
@@ -123,6 +115,18 @@ def _peer_runs(tool: str) -> bool:
         print(f"no peer: {tool} --version failed: {why[0]}")
         return False
     return True
+
+
+class Peers:
+    """Ganeti's runs, queued up front and executed in the background, each bounded."""
+
+    def __init__(self, jobs: int) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=jobs)
+        self.runs: dict[tuple[str, ...], Future[Run]] = {}
+
+    def submit(self, key: tuple[str, ...], argv: list[str], bound: float) -> None:
+        if _peer_runs(argv[0]):
+            self.runs[key] = self.pool.submit(_run_peer, argv, bound, key)
 
     def result(self, key: tuple[str, ...]) -> Run | None:
         fut = self.runs.get(key)
@@ -175,6 +179,7 @@ class Report:
             line = _fmt_hbal(row)
         elif tool == "hail":
             row = bench_hail(name, key[2], self.peers)
+            row["nodes"] = case["nodes"]
             line = _fmt_hail(row)
         else:
             row = bench_hspace(case, self.peers)
@@ -291,6 +296,7 @@ def bench_hail(name: str, kind: str, peers: Peers) -> dict[str, object]:
     if peer is not None:
         pout, psecs, timed_out = peer
         row["ganeti_ms"] = f">{psecs * 1000:.0f}" if timed_out else round(psecs * 1000, 1)
+        row["ratio"] = secs / psecs
         row["ganeti_result"] = None if timed_out else _hail_answer(pout)
     return row
 
@@ -460,6 +466,18 @@ def main() -> int:
         "corral_hbal_s_total": round(sum(float(str(r["corral_time"])) for r in rows), 2),
         "hail_alloc_ms_median_corral": _median([h.get("corral_ms") for h in hail_rows]),
         "hail_alloc_ms_median_ganeti": _median([h.get("ganeti_ms") for h in hail_rows]),
+        "hail_time_ratio_200plus": _geomean(
+            [
+                float(str(h["ratio"]))
+                for h in hail_rows
+                if int(str(h["nodes"])) >= 200 and "ratio" in h
+            ]
+        ),
+        "hail_time_ratio_200plus_is_upper_bound": any(
+            str(h.get("ganeti_ms", "")).startswith(">")
+            for h in hail_rows
+            if int(str(h["nodes"])) >= 200
+        ),
         "hail_requests_peer_timed_out": sum(
             1 for h in hail_rows if str(h.get("ganeti_ms", "")).startswith(">")
         ),

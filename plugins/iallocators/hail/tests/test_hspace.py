@@ -116,6 +116,32 @@ def test_failing_n1_group_blocks_allocation(
     assert got["FIN_SCORE"] == "8.89930406"
 
 
+#: web-1's secondary, node-04, is offline: Ganeti's capacity check still fails
+#: web-1 over to it (a failover needs only the memory), so node-01 counts as
+#: evacuable and the cluster takes instances.
+OFFLINE_SECONDARY = """group-01|fake-uuid-01|preferred||
+
+node-01|65536|1024|57344|1048576|1040384|16|N|fake-uuid-01|1||N|0|1
+node-02|65536|1024|64512|1048576|1048576|16|N|fake-uuid-01|1||N|0|1
+node-03|65536|1024|64512|1048576|1048576|16|N|fake-uuid-01|1||N|0|1
+node-04|65536|1024|64512|1048576|1040384|16|Y|fake-uuid-01|1||N|0|1
+
+web-1|8192|8192|2|running|Y|node-01|node-04|drbd||1|1
+
+
+|4096,2,51200,1,1,1|1024,1,1024,1,1,1;32768,8,1048576,16,8,12|drbd,plain|4.0|32.0
+group-01|4096,2,51200,1,1,1|1024,1,1024,1,1,1;32768,8,1048576,16,8,12|drbd,plain|4.0|32.0
+"""
+
+
+def test_offline_secondary_takes_a_failover_in_the_capacity_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    got = _run(capsys, "-t", _file(tmp_path, OFFLINE_SECONDARY))
+    assert (got["ALLOC_INSTANCES"], got["ALLOC_FAIL_REASON"]) == ("28", "FAILMEM")
+    assert got["TSPEC"] == "'32768,1048320,8,12=1'"
+
+
 def test_simulated_cluster_totals(capsys: pytest.CaptureFixture[str]) -> None:
     got = _run(capsys, "--simulate", "p,2,8T,64G,16", "-l", "1")
     assert got["CLUSTER_MEM"] == "122070"  # SI units, rounded down per node

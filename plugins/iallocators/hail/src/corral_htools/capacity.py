@@ -166,7 +166,8 @@ def evacuation_targets(
     """The nodes that would take node ``j``'s running instances if it failed, or None.
 
     hspace's variant of :func:`node_evacuable`: DRBD primaries fail over to
-    their secondaries, the others go first-fit (by decreasing memory) to a
+    their secondaries (offline ones too: Ganeti's check asks only for the
+    memory), the others go first-fit (by decreasing memory) to a
     node where they fit with room to spare, as an allocation demands; on
     exclusive-storage nodes the instance's spindles must be free too. The
     set of targets lets a caller tell which nodes a change can affect.
@@ -187,7 +188,9 @@ def evacuation_targets(
         mem = st.mem[i]
         if st.drbd[i] and st.snode[i] >= 0:
             s = int(st.snode[i])
-            if not usable[s] or fmem[s] - mem <= 0:
+            # as in Ganeti's model, a failover needs only the memory: the
+            # secondary may be offline (or in another group) and still take it
+            if s == j or fmem[s] - mem <= 0:
                 return None
             fmem[s] -= mem
             used.add(s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,11 @@ NodeField = Callable[["GroupState", int], str]
 
 def _i(x: float) -> str:
     return str(round(x))
+
+
+def _whole(x: float) -> str:
+    """A float shown with no decimals, halves rounded up (Haskell's ``%.0f``)."""
+    return str(math.floor(x + 0.5))
 
 
 def _flag(st: GroupState, j: int) -> str:
@@ -32,6 +38,11 @@ def _xmem(st: GroupState, j: int) -> float:
     return float(x)
 
 
+def _umem(st: GroupState, j: int) -> float:
+    """Unallocated memory: what the instances on record leave, less any unexplained use."""
+    return float(st.fmem[j] + min(0.0, _xmem(st, j)))
+
+
 #: Node fields: name -> (header, numeric, getter); the default list follows.
 NODE_FIELDS: dict[str, tuple[str, bool, NodeField]] = {
     "status": ("F", False, _flag),
@@ -40,12 +51,14 @@ NODE_FIELDS: dict[str, tuple[str, bool, NodeField]] = {
     "nmem": ("n_mem", True, lambda st, j: _i(st.n_mem[j])),
     "imem": ("i_mem", True, _imem),
     "xmem": ("x_mem", True, lambda st, j: _i(_xmem(st, j))),
-    "fmem": ("f_mem", True, lambda st, j: _i(st.fmem[j])),
-    "umem": ("u_mem", True, lambda st, j: _i(max(0.0, st.fmem[j] - st.rmem[j]))),
+    # as reported when loaded: moves change u_mem (and p_fmem), as in Ganeti
+    "fmem": ("f_mem", True, lambda st, j: _i(st.f_mem_reported[j])),
+    "umem": ("u_mem", True, lambda st, j: _i(_umem(st, j))),
+    "amem": ("a_mem", True, lambda st, j: _i(max(0.0, _umem(st, j) - st.rmem[j]))),
     "rmem": ("r_mem", True, lambda st, j: _i(st.rmem[j])),
-    "tdsk": ("t_dsk", True, lambda st, j: _i(st.t_dsk[j] / 1024)),
-    "fdsk": ("f_dsk", True, lambda st, j: _i(st.fdsk[j] / 1024)),
-    "tcpu": ("pcpu", True, lambda st, j: _i(st.t_cpu[j])),
+    "tdsk": ("t_dsk", True, lambda st, j: _whole(st.t_dsk[j] / 1024)),
+    "fdsk": ("f_dsk", True, lambda st, j: str(int(st.fdsk[j]) // 1024)),
+    "tcpu": ("pcpu", True, lambda st, j: _whole(st.t_cpu[j])),
     "ucpu": ("vcpu", True, lambda st, j: _i(st.ucpu[j])),
     "pcnt": ("pcnt", True, lambda st, j: _i(st.pcnt[j])),
     "scnt": ("scnt", True, lambda st, j: _i(st.scnt[j])),
@@ -109,9 +122,9 @@ def instance_table(st: GroupState) -> list[str]:
                 st.nodes[p].name if p >= 0 else "",
                 st.nodes[s].name if s >= 0 else "",
                 "Y" if inst.auto_balance else "N",
-                str(inst.vcpus),
-                str(inst.mem),
-                str(inst.dsk // 1024),
+                f"{inst.vcpus:3d}",
+                f"{inst.mem:5d}",
+                f"{inst.dsk // 1024:5d}",
                 util,
                 util,
                 util,

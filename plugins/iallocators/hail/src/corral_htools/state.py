@@ -168,6 +168,8 @@ class GroupState:
         has_p = pn >= 0
         has_s = sn >= 0
         used = self.running & has_p
+        #: the free memory the node reported (Ganeti prints it as f_mem, unchanged by moves)
+        self.f_mem_reported = f_mem
         self.f_mem0 = f_mem + np.bincount(pn[used], self.mem[used], minlength=self.n)
         dp = self.local & self.real & has_p
         ds = self.drbd & self.real & has_s
