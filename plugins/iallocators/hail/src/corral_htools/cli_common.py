@@ -160,10 +160,8 @@ def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> 
             cluster = load_text(args.text_data)
         except TextFormatError as err:
             fail("", f"failed to load data, aborting. Reason: {err}")
-    warn_inconsistent(cluster)
-    suffix = common_suffix([n.name for n in cluster.nodes] + [i.name for i in cluster.instances])
-    if suffix and args.verbose > 2:
-        print(f"Stripping common suffix of '{suffix}' from names")
+    warn_inconsistent(cluster, args.verbose - args.quiet)
+    cluster.strip_common_suffix()
     names = {n.name for n in cluster.nodes}
     for name in args.offline:
         if name not in names:
@@ -207,22 +205,7 @@ def save(path: str, cluster: Cluster, what: str) -> None:
     print(f"The cluster state {what} has been written to file '{path}'", file=sys.stderr)
 
 
-def common_suffix(names: list[str]) -> str:
-    """The longest domain suffix (``.example.com``) every name shares."""
-    if not names or any("." not in n for n in names):
-        return ""
-    parts = [n.split(".") for n in names]
-    common: list[str] = []
-    for labels in zip(*(reversed(p[1:]) for p in parts), strict=False):
-        if len(set(labels)) != 1:
-            break
-        common.append(labels[0])
-    if not common or len(common) < min(len(p) - 1 for p in parts):
-        return "." + ".".join(reversed(common)) if common else ""
-    return "." + ".".join(reversed(common))
-
-
-def warn_inconsistent(cluster: Cluster) -> None:
+def warn_inconsistent(cluster: Cluster, verbose: int = 1) -> None:
     """Ganeti's loader check: memory or disk the node reports but no instance explains.
 
     One pass over the instances: a scan per node took seconds at a thousand nodes.
@@ -246,7 +229,8 @@ def warn_inconsistent(cluster: Cluster) -> None:
             msgs.append(
                 f"node {node.name} is missing {delta_mem} MB ram and {delta_dsk // 1024} GB disk"
             )
-    if msgs:
+    if msgs and verbose >= 1:  # -q silences it, as in Ganeti (a blank line ends it)
         print("Warning: cluster has inconsistent data:", file=sys.stderr)
         for msg in msgs:
             print(f"  - {msg}", file=sys.stderr)
+        print(file=sys.stderr)

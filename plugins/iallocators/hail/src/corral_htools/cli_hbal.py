@@ -17,12 +17,13 @@ from corral_htools.dynutil import apply_util
 from corral_htools.dynutil import load_util
 from corral_htools.jobs import command_script
 from corral_htools.jobs import split_jobsets
+from corral_htools.loadinfo import print_tags_and_policy
+from corral_htools.loadinfo import warn_split
 from corral_htools.moves import describe
 from corral_htools.report import instance_table
 from corral_htools.report import node_table
 from corral_htools.report import parse_fields
 from corral_htools.state import group_state
-from corral_htools.textformat import warn_split
 
 if TYPE_CHECKING:
     import argparse
@@ -123,11 +124,11 @@ def step_line(st: GroupState, k: int, move: Move, value: float, iw: int, nw: int
     inst = st.instances[move.inst]
 
     def pair(p: int, s: int) -> str:
-        return st.nodes[p].name + (":" + st.nodes[s].name if s >= 0 else "")
+        return st.nodes[p].shown + (":" + st.nodes[s].shown if s >= 0 else "")
 
-    target = st.nodes[move.target].name if move.target >= 0 else ""
+    target = st.nodes[move.target].shown if move.target >= 0 else ""
     return (
-        f"  {k:3d}. {inst.name:<{iw}} {pair(move.old_p, move.old_s):<{nw}} => "
+        f"  {k:3d}. {inst.shown:<{iw}} {pair(move.old_p, move.old_s):<{nw}} => "
         f"{pair(move.new_p, move.new_s):<{nw}} {value:12.8f} a={describe(move.kind, target)}"
     )
 
@@ -164,21 +165,31 @@ def main(argv: list[str] | None = None) -> int:
     chosen = {x for x in args.select_instances.split(",") if x}
     for name in sorted((excluded | chosen) - known):
         cc.fail("", f"Unknown instance {name}")
+    if verbose > 1:
+        print_tags_and_policy(cluster)
+    if not cluster.instances:
+        print("Cluster is empty, exiting.")
+        return 0
+    if verbose > 1:
+        warn_split(cluster, "These instances will not be moved.")
+    print(f"Loaded {len(cluster.nodes)} nodes, {len(cluster.instances)} instances")
+    if cluster.name_suffix and verbose > 1:
+        print(f"Note: Stripping common suffix of '{cluster.name_suffix}' from names")
+    if args.save:
+        cc.save(f"{args.save}.original", cluster, "before balancing")
     gid = _select_group(cluster, args.group)
     st = group_state(cluster, gid, opts)
     if args.util_file:
         apply_util(st, util_lines)
-    warn_split(cluster)
     if args.max_cpu is not None:
         st.hi_cpu = args.max_cpu * st.t_cpu
     group = cluster.group_by_uuid(gid)
-    if verbose >= 1:
-        print(f"Loaded {len(cluster.nodes)} nodes, {len(cluster.instances)} instances")
-        print(f"Group size {st.n} nodes, {st.m} instances")
-        print(f"Selected node group: {group.name if group else gid}")
+    print(f"Group size {st.n} nodes, {st.m} instances")
+    print(f"Selected node group: {group.name if group else gid}")
     bad_nodes = int(st.fail_n1().sum())
     bad_inst = st.bad_instances()
-    print(f"Initial check done: {bad_nodes} bad nodes, {bad_inst} bad instances.")
+    if verbose >= 1:
+        print(f"Initial check done: {bad_nodes} bad nodes, {bad_inst} bad instances.")
     if bool(st.fail_n1().any()):
         print(
             "Cluster is not N+1 happy, continuing but no guarantee that the cluster "
@@ -194,14 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                 "Continuing, but the set of moves might be too restricted; "
                 "consider using the --ignore-soft-errors option."
             )
-    if args.save:
-        cc.save(f"{args.save}.original", cluster, "before balancing")
-    if fields is not None:
-        if args.print_instances:
-            print("\nInitial instance map:", file=sys.stderr)
-            print("\n".join(instance_table(st)), file=sys.stderr)
-        print("\nInitial cluster status:", file=sys.stderr)
-        print("\n".join(node_table(st, fields)) + "\n", file=sys.stderr)
+    _print_tables(st, args.print_instances, fields, "Initial")
+    free_before = (int(st.fmem.sum()), int(st.fdsk.sum()))
     initial = score(st)
     if verbose > 2:
         print("\n".join(coefficients_table(st, "Initial coefficients: overall")))
@@ -216,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     print("Trying to minimize the CV...")
-    iw = max((len(i.name) for i in st.instances), default=0)
-    nw = 2 * max((len(n.name) for n in st.nodes), default=0) + 1
+    iw = max((len(i.shown) for i in st.instances), default=0)
+    nw = 2 * max((len(n.shown) for n in st.nodes), default=0) + 1
 
     def on_step(k: int, move: Move, value: float) -> None:
         print(step_line(st, k, move, value, iw, nw), flush=False)
@@ -244,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(coefficients_table(st, "Final coefficients:   overall")))
     else:
         print(f"Cluster score improved from {initial:.8f} to {final:.8f}")
-    print(f"Solution length={len(steps)}")
+    if verbose >= 1:
+        print(f"Solution length={len(steps)}")
     st.to_cluster_nodes()
     if args.save:
         cc.save(f"{args.save}.balanced", cluster, "after balancing")
@@ -258,15 +264,23 @@ def main(argv: list[str] | None = None) -> int:
             with open(args.print_commands, "w", encoding="utf-8") as handle:
                 handle.write("\n".join(command_script(st, jobsets, script=True)) + "\n")
             print(f"The commands have been written to file '{args.print_commands}'")
-    if fields is not None:
-        if args.print_instances:
-            print("\nFinal instance map:", file=sys.stderr)
-            print("\n".join(instance_table(st)), file=sys.stderr)
-        print("\nFinal cluster status:", file=sys.stderr)
-        print("\n".join(node_table(st, fields)) + "\n", file=sys.stderr)
+    _print_tables(st, args.print_instances, fields, "Final")
+    if verbose > 3:
+        print(f"Original: mem={free_before[0]} disk={free_before[1]}")
+        print(f"Final:    mem={int(st.fmem.sum())} disk={int(st.fdsk.sum())}")
     if args.exec and jobsets:
         return _execute(args, st, jobsets)
     return 0
+
+
+def _print_tables(st: GroupState, instances: bool, fields: list[str] | None, when: str) -> None:
+    """``--print-instances`` and ``-p`` tables, on stderr as Ganeti prints them."""
+    if instances:
+        print(f"\n{when} instance map:", file=sys.stderr)
+        print("\n".join(instance_table(st)), file=sys.stderr)
+    if fields is not None:
+        print(f"\n{when} cluster status:", file=sys.stderr)
+        print("\n".join(node_table(st, fields)) + "\n", file=sys.stderr)
 
 
 def _execute(args: argparse.Namespace, st: GroupState, jobsets: list[list[Move]]) -> int:

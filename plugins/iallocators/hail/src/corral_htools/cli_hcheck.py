@@ -95,9 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     machine = [f"HCHECK_GROUP_UUID_{k}='{g.uuid}'" for k, g in enumerate(cluster.groups)]
     init = [(k, g.name, stats(st, capacity), score(st)) for k, g, st in states]
     unhealthy = _print(human, machine, "INIT", init)
-    if args.no_simulation:
-        human.insert(0, "Running in no-simulation mode.")
-    else:
+    # as Ganeti: rebalancing is simulated only when it is needed; the
+    # machine-readable output always has the FINAL figures (then the initial ones)
+    simulate = unhealthy and not args.no_simulation
+    if simulate:
         bopts = BalanceOptions(
             max_length=args.max_length,
             min_score=args.min_score,
@@ -109,21 +110,22 @@ def main(argv: list[str] | None = None) -> int:
             excluded=frozenset(x for x in args.exclude_instances.split(",") if x),
             ignore_soft_errors=args.ignore_soft_errors,
         )
-        final = []
-        for k, g, st in states:
+        for _k, _g, st in states:
             balance(st, bopts)
-            final.append((k, g.name, stats(st, capacity), score(st)))
+    if simulate or args.machine_readable:
+        final = [(k, g.name, stats(st, capacity), score(st)) for k, g, st in states]
         _print(human, machine, "FINAL", final)
-        verdict = (
-            "Cluster needs rebalancing."
-            if unhealthy
-            else ("No need to rebalance cluster, no problems found.")
-        )
-        human.insert(0, verdict)
+    if args.verbose - args.quiet >= 1:
+        if args.no_simulation:
+            human.insert(0, "Running in no-simulation mode.")
+        elif unhealthy:
+            human.insert(0, "Cluster needs rebalancing.")
+        else:
+            human.insert(0, "No need to rebalance cluster, no problems found.")
     machine.append("HCHECK_OK=1")
     if args.machine_readable:
         print("\n".join(machine))
-    else:
+    elif args.verbose - args.quiet >= 1:  # -q: only the exit status, as Ganeti
         print("\n".join(human))
     return 1 if unhealthy and not args.no_simulation else 0
 

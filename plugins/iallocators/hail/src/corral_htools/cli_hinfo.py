@@ -7,13 +7,20 @@ from typing import TYPE_CHECKING
 
 from corral_htools import cli_common as cc
 from corral_htools.cost import coefficients_table
+from corral_htools.cost import score
+from corral_htools.loadinfo import print_tags_and_policy
+from corral_htools.loadinfo import split_instances
 from corral_htools.report import instance_table
 from corral_htools.report import node_table
 from corral_htools.report import parse_fields
 from corral_htools.state import group_state
+from corral_htools.table import format_table
 
 if TYPE_CHECKING:
     import argparse
+
+    from corral_htools.model import Cluster
+    from corral_htools.state import Options
 
 PROG = "hinfo"
 
@@ -32,28 +39,79 @@ def main(argv: list[str] | None = None) -> int:
     if args.help_completion:
         cc.completion(ap)
         return 0
+    verbose = args.verbose - args.quiet
     cluster = cc.load_cluster(PROG, args)
     opts = cc.model_options(args)
     try:
         fields = parse_fields(args.print_nodes) if args.print_nodes is not None else None
     except ValueError as err:
         cc.fail(PROG, str(err))
-    print(f"Loaded {len(cluster.nodes)} nodes, {len(cluster.instances)} instances")
-    print(f"Cluster has {len(cluster.groups)} node groups:")
-    for group in cluster.groups:
-        st = group_state(cluster, group.uuid, opts)
-        print(f"Group {group.name} ({group.alloc_policy.value}): {st.n} nodes, {st.m} instances")
-    for group in cluster.groups:
-        st = group_state(cluster, group.uuid, opts)
-        if st.n == 0:
-            continue
-        print(f"\nGroup {group.name} statistics:")
-        print("\n".join(coefficients_table(st, "  Cluster coefficients: overall")))
-        if fields is not None:
-            print("\n".join(node_table(st, fields)), file=sys.stderr)
-        if args.print_instances:
-            print("\n".join(instance_table(st)), file=sys.stderr)
+    print_tags_and_policy(cluster, policy=verbose > 2)
+    if not cluster.instances and verbose > 1:
+        print("Cluster is empty.")
+    print(
+        f"Loaded {_count(len(cluster.nodes), 'node')}, "
+        f"{_count(len(cluster.instances), 'instance')}, "
+        f"{_count(len(cluster.groups), 'node group')}"
+    )
+    if cluster.name_suffix and verbose > 2:
+        print(f"Note: Stripping common suffix of '{cluster.name_suffix}' from names")
+    split = split_instances(cluster)
+    if split:
+        print("Found instances belonging to multiple node groups:")
+        for inst in split:
+            print(f"  {inst.name}", file=sys.stderr)
+    elif verbose > 1:
+        print("No split instances found")
+    _group_info(cluster, opts, verbose)
+    whole = group_state(cluster, None, opts)
+    if args.print_instances:
+        print("\nInstances instance map:", file=sys.stderr)
+        print("\n".join(instance_table(whole)), file=sys.stderr)
+    if fields is not None:
+        print("\nCluster status:", file=sys.stderr)
+        print("\n".join(node_table(whole, fields)) + "\n", file=sys.stderr)
+    print("Cluster coefficients:")
+    if whole.n:
+        print("\n".join(coefficients_table(whole, "")[1:]))
+    else:  # no nodes, no figures: the header alone, as Ganeti prints it
+        print("\n".join(format_table("   ", ("Field", "Value", "Weight"), [], (False, True, True))))
+    print(f"Cluster score: {score(whole):.8f}")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun if n == 1 else noun + 's'}"
+
+
+def _group_info(cluster: Cluster, opts: Options, verbose: int) -> None:
+    """Per group: size, N+1 failures and score (``-v``); then whether all are N+1 happy."""
+    rows = []
+    happy = True
+    used = {n.group for n in cluster.nodes}
+    for group in cluster.groups:
+        if group.uuid not in used:
+            continue  # Ganeti lists the groups that have nodes
+        st = group_state(cluster, group.uuid, opts)
+        bad = int(st.fail_n1().sum())
+        happy = happy and bad == 0
+        rows.append(
+            [
+                group.name,
+                str(st.n),
+                str(st.m),
+                str(bad),
+                str(st.bad_instances()),
+                str(bad == 0),
+                f"{score(st):.8f}",
+            ]
+        )
+    if verbose > 1:
+        header = ["Group", "Nodes", "Instances", "Bad_Nodes", "Bad_Instances", "N+1", "Score"]
+        numeric = [False, True, True, True, True, False, True]
+        print("Node group information:")
+        print("\n".join(format_table("   ", header, rows, numeric)))
+    print(f"Cluster is N+1 {'happy' if happy else 'unhappy'}")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def _load(args: argparse.Namespace) -> Cluster:
                 cluster, _ = parse_request(handle.read(), args.static_kvm_node_memory)
     except (OSError, RequestError, TextFormatError) as err:
         cc.fail("", f"failed to load data, aborting. Reason: {err}")
-    cc.warn_inconsistent(cluster)
+    cc.warn_inconsistent(cluster, args.verbose - args.quiet)
     names = {n.name for n in cluster.nodes}
     for name in args.offline:
         if name not in names:

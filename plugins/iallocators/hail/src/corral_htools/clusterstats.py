@@ -47,12 +47,11 @@ class ClusterStats:
 def cluster_stats(engine: SpaceEngine) -> ClusterStats:
     """The totals of the engine's current state."""
     st = engine.st
-    f_mem0 = st.f_mem0
-    x_mem = st.t_mem - st.n_mem - f_mem0
+    x_mem = st.x_mem
     fmem = st.fmem
     amem = np.maximum(fmem - st.rmem, 0.0)
     adsk = np.where(st.fdsk < engine.lo_dsk, 0.0, st.fdsk - engine.lo_dsk)
-    imem = np.trunc(st.t_mem) - st.n_mem - x_mem - fmem
+    imem = np.trunc(st.t_mem) - st.n_mem - np.maximum(x_mem, 0.0) - fmem
     idsk = np.trunc(st.t_dsk) - st.fdsk
     ispn = st.spindles - engine.free_sp
     return ClusterStats(

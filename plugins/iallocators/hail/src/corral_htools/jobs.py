@@ -48,8 +48,8 @@ def split_jobsets(st: GroupState, moves: list[Move]) -> list[list[Move]]:
 
 def move_commands(st: GroupState, move: Move) -> list[str]:
     inst = st.instances[move.inst]
-    target = st.nodes[move.target].name if move.target >= 0 else ""
-    return commands(move.kind, inst.name, target, inst.running)
+    target = st.nodes[move.target].shown if move.target >= 0 else ""
+    return commands(move.kind, inst.shown, target, inst.running)
 
 
 def command_script(st: GroupState, jobsets: list[list[Move]], script: bool) -> list[str]:

@@ -133,6 +133,12 @@ class Node:
     cpu_speed: float = 1.0
     #: True when the backend gave "?" resources: the node is loaded offline with zeros.
     unknown_resources: bool = False
+    #: the name less the suffix every name shares (set by the tools; what they print)
+    alias: str = field(default="", compare=False, repr=False)
+
+    @property
+    def shown(self) -> str:
+        return self.alias or self.name
 
 
 @dataclass
@@ -152,6 +158,12 @@ class Instance:
     forthcoming: bool = False
     disks: list[int] = field(default_factory=list)
     nics: int = 1
+    #: as :attr:`Node.alias`
+    alias: str = field(default="", compare=False, repr=False)
+
+    @property
+    def shown(self) -> str:
+        return self.alias or self.name
 
     @property
     def running(self) -> bool:
@@ -185,6 +197,19 @@ class Cluster:
     ipolicy: IPolicy = DEFAULT_IPOLICY
     #: True when the input carried a cluster policy (the text writer then writes it).
     has_policies: bool = False
+    #: the domain suffix all node and instance names share ("" if none), stripped for display
+    name_suffix: str = ""
+
+    def strip_common_suffix(self) -> str:
+        """Give every node and instance its alias (the name less the shared suffix)."""
+        names = [n.name for n in self.nodes] + [i.name for i in self.instances]
+        self.name_suffix = common_suffix(names)
+        cut = len(self.name_suffix)
+        for node in self.nodes:
+            node.alias = node.name[:-cut] if cut else ""
+        for inst in self.instances:
+            inst.alias = inst.name[:-cut] if cut else ""
+        return self.name_suffix
 
     def group_by_uuid(self, uuid: str) -> Group | None:
         return next((g for g in self.groups if g.uuid == uuid), None)
@@ -199,3 +224,14 @@ class Cluster:
         """Values of the ``htools:KIND:VALUE`` cluster tags."""
         prefix = f"htools:{kind}:"
         return [t[len(prefix) :] for t in self.tags if t.startswith(prefix)]
+
+
+def common_suffix(names: list[str]) -> str:
+    """The longest ``.domain`` ending every name has (Ganeti's rule: a dot starts it)."""
+    if not names:
+        return ""
+    first, rest = names[0], names[1:]
+    for k, char in enumerate(first):
+        if char == "." and all(n.endswith(first[k:]) for n in rest):
+            return first[k:]
+    return ""

@@ -30,23 +30,23 @@ def _flag(st: GroupState, j: int) -> str:
 
 
 def _imem(st: GroupState, j: int) -> str:
-    return _i(st.t_mem[j] - st.n_mem[j] - st.fmem[j] - _xmem(st, j))
+    return _i(st.t_mem[j] - st.n_mem[j] - st.fmem[j] - max(0.0, _xmem(st, j)))
 
 
 def _xmem(st: GroupState, j: int) -> float:
-    x = st.t_mem[j] - st.n_mem[j] - st.f_mem0[j]
-    return float(x)
+    return float(st.x_mem[j])
 
 
 def _umem(st: GroupState, j: int) -> float:
     """Unallocated memory: what the instances on record leave, less any unexplained use."""
-    return float(st.fmem[j] + min(0.0, _xmem(st, j)))
+    return float(st.fmem[j])
 
 
 #: Node fields: name -> (header, numeric, getter); the default list follows.
 NODE_FIELDS: dict[str, tuple[str, bool, NodeField]] = {
     "status": ("F", False, _flag),
-    "name": ("Name", False, lambda st, j: st.nodes[j].name),
+    "name": ("Name", False, lambda st, j: st.nodes[j].shown),
+    "fqdn": ("Name", False, lambda st, j: st.nodes[j].name),
     "tmem": ("t_mem", True, lambda st, j: _i(st.t_mem[j])),
     "nmem": ("n_mem", True, lambda st, j: _i(st.n_mem[j])),
     "imem": ("i_mem", True, _imem),

@@ -170,7 +170,13 @@ class GroupState:
         used = self.running & has_p
         #: the free memory the node reported (Ganeti prints it as f_mem, unchanged by moves)
         self.f_mem_reported = f_mem
-        self.f_mem0 = f_mem + np.bincount(pn[used], self.mem[used], minlength=self.n)
+        f_mem0 = f_mem + np.bincount(pn[used], self.mem[used], minlength=self.n)
+        #: memory in use that no instance explains (x_mem; negative: the node reports
+        #: more free memory than its instances' sizes leave, e.g. KVM guests not grown yet)
+        self.x_mem = self.t_mem - self.n_mem - f_mem0
+        #: what a negative x_mem hides: Ganeti counts the records (u_mem), not the report
+        self.x_hidden = np.where(self.t_mem > 0, np.maximum(0.0, -self.x_mem), 0.0)
+        self.f_mem0 = f_mem0 - self.x_hidden
         dp = self.local & self.real & has_p
         ds = self.drbd & self.real & has_s
         self.f_dsk0 = (
@@ -199,7 +205,8 @@ class GroupState:
         run = self.running & has_p
         notoff_all = ~self.inst_offline & has_p
         self.fmem = self.f_mem0 - on_p(run, self.mem)
-        self.fmem_f = self.f_mem0 - on_p(notoff_all, self.mem)
+        # the forthcoming figure stays on the reported memory, as in Ganeti
+        self.fmem_f = self.f_mem0 + self.x_hidden - on_p(notoff_all, self.mem)
         lp = self.local & has_p
         ls = self.drbd & has_s
         self.fdsk = self.f_dsk0 - on_p(lp & self.real, self.dsk) - on_s(ls & self.real, self.dsk)
@@ -219,7 +226,8 @@ class GroupState:
         np.add.at(peers, (sn[pm], pn[pm]), self.sec_mem[pm])
         self.peers = peers
         self.rmem = peers.max(axis=1) if n else np.zeros(0)
-        self.n1flag = (self.fmem < self.rmem) & ((self.pcnt + self.scnt) > 0)
+        # at load Ganeti compares the reported free memory (moves then use the records)
+        self.n1flag = (self.fmem + self.x_hidden < self.rmem) & ((self.pcnt + self.scnt) > 0)
         # exclusion tags per node (counts of primaries carrying each tag)
         self.ptags = np.zeros((n, self.xtags.shape[1]), dtype=np.float64)
         if self.has_xtags:

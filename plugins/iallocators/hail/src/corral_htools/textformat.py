@@ -352,17 +352,3 @@ def serialize_text(cluster: Cluster) -> str:
     for g in cluster.groups:
         out.append(_policy_line(g.name, g.ipolicy if g.ipolicy is not None else default))
     return "\n".join(out) + "\n"
-
-
-def warn_split(cluster: Cluster) -> None:
-    """Tell about DRBD instances whose two nodes sit in different groups."""
-    group_of = {n.name: n.group for n in cluster.nodes}
-    split = [
-        i.name for i in cluster.instances if i.snode and group_of[i.snode] != group_of[i.pnode]
-    ]
-    if split:
-        import sys
-
-        print("Found instances belonging to multiple node groups:", file=sys.stderr)
-        for name in split:
-            print(f"  - {name}", file=sys.stderr)
