@@ -19,7 +19,7 @@ import pytest
 from corral_htools import cli_hbal
 from corral_htools import cli_hcheck
 from corral_htools import cli_hinfo
-from corral_htools.loadinfo import haskell_double
+from corral_htools.clusterstats import show_double
 from corral_htools.loadinfo import show_ipolicy
 from corral_htools.textformat import load_text
 
@@ -64,4 +64,4 @@ def test_policy_is_shown_as_haskell_shows_it() -> None:
      (15000000.0, "1.5e7"), (-2.5, "-2.5"), (0.125, "0.125")],
 )  # fmt: skip
 def test_haskell_double(value: float, text: str) -> None:
-    assert haskell_double(value) == text
+    assert show_double(value) == text

@@ -9,8 +9,9 @@ show theirs, so the two tools' outputs can be diffed.
 from __future__ import annotations
 
 import sys
-from decimal import Decimal
 from typing import TYPE_CHECKING
+
+from corral_htools.clusterstats import show_double
 
 if TYPE_CHECKING:
     from corral_htools.model import Cluster
@@ -32,20 +33,6 @@ _TEMPLATE_NAMES = {
 }
 
 
-def haskell_double(x: float) -> str:
-    """A float as Haskell's ``show`` prints it: ``4.0``, ``0.5``, ``1.0e-2``, ``1.5e7``."""
-    if x == 0:
-        return "0.0"
-    if 0.1 <= abs(x) < 1e7:
-        text = repr(float(x))
-        return text if "." in text or "e" in text else text + ".0"
-    sign, digits, exp = Decimal(repr(float(x))).normalize().as_tuple()
-    assert isinstance(exp, int)
-    shown = "".join(map(str, digits))
-    mantissa = shown[0] + "." + (shown[1:] or "0")
-    return f"{'-' if sign else ''}{mantissa}e{exp + len(shown) - 1}"
-
-
 def _ispec(spec: ISpec) -> str:
     return (
         f"ISpec {{iSpecMemorySize = {spec.memory_size}, iSpecCpuCount = {spec.cpu_count}, "
@@ -64,8 +51,8 @@ def show_ipolicy(policy: IPolicy) -> str:
     return (
         f"IPolicy {{iPolicyMinMaxISpecs = [{minmax}], iPolicyStdSpec = {_ispec(policy.std)}, "
         f"iPolicyDiskTemplates = [{templates}], "
-        f"iPolicyVcpuRatio = {haskell_double(policy.vcpu_ratio)}, "
-        f"iPolicySpindleRatio = {haskell_double(policy.spindle_ratio)}}}"
+        f"iPolicyVcpuRatio = {show_double(policy.vcpu_ratio)}, "
+        f"iPolicySpindleRatio = {show_double(policy.spindle_ratio)}}}"
     )
 
 
