@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from corral_htools.luxi_backend import load_luxi
+from corral_htools.model import common_suffix
 from corral_htools.textformat import parse_text
 from corral_htools.textformat import serialize_text
 
@@ -85,12 +86,17 @@ def test_hbal_plans_then_executes_the_moves(cluster: LoopbackCluster, tmp_path: 
     assert improved is not None and float(improved[1]) == initial
     final = float(improved[2])
     assert final < initial
+    # as Ganeti, hbal prints the names without the domain suffix they all share
+    names = [n.name for n in cluster.nodes] + list(INSTANCES)
+    cut = len(common_suffix(names))
+    full = {(name[:-cut] if cut else name): name for name in names}
     steps = [STEP.match(line) for line in plan.splitlines()]
-    moves = {s[1]: s[3] for s in steps if s is not None}
-    assert moves and all(s[2] == m.name for s in steps if s is not None)
+    shown = {s[1]: s[3] for s in steps if s is not None}
+    moves = {full[inst]: full[target] for inst, target in shown.items()}
+    assert moves and all(full[s[2]] == m.name for s in steps if s is not None)
     assert all(s[4] == f"fa:{s[3]}" for s in steps if s is not None)  # failover to any
     assert f"Solution length={len(moves)}" in plan
-    for inst, target in moves.items():
+    for inst, target in shown.items():
         assert f"gnt-instance migrate -f -n {target} {inst}" in plan
 
     # The saved state, read back by the text backend, gives the very same run.
@@ -124,8 +130,10 @@ def test_hcheck_and_hinfo_over_luxi(cluster: LoopbackCluster) -> None:
     assert "Cluster statistics initially" in check.stdout
     assert "Nodes not N+1 happy: 0" in check.stdout
     info = m.run("hinfo", "-L")  # the default socket (under this node's CORRAL_ROOTDIR)
-    assert "Loaded 3 nodes, 4 instances" in info.stdout
-    assert "Group default (preferred): 3 nodes, 4 instances" in info.stdout
+    assert "Loaded 3 nodes, 4 instances, 1 node group" in info.stdout
+    assert "Cluster is N+1 happy" in info.stdout
+    verbose = m.run("hinfo", "-L", "-v").stdout
+    assert re.search(r"^   default +3 +4 +0 +0 True [\d.]+$", verbose, re.MULTILINE)
 
 
 def test_luxi_load_round_trips_through_the_text_format(cluster: LoopbackCluster) -> None:
