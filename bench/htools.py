@@ -441,15 +441,13 @@ def main() -> int:
         ]
     )
     big = [r for r in rows if int(str(r["nodes"])) >= 200 and "ganeti_time" in r]
-    ratio = _geomean([float(str(r["corral_time"])) / float(str(r["ganeti_time"])) for r in big])
+    ratio = _time_ratio(big)
     big_timeouts = sum(1 for r in big if r.get("ganeti_timed_out"))
     passed, total = (None, None) if shelltest_run is None else shelltest_run.result()
     side.shutdown(wait=True)
     hs_worse = sum(1 for r in hs_rows if _hspace_worse(r))
     hs_big = [r for r in hs_rows if int(r["nodes"]) >= 200 and "ganeti_time" in r]  # type: ignore[call-overload]
-    hs_ratio = _geomean(
-        [float(str(r["corral_time"])) / float(str(r["ganeti_time"])) for r in hs_big]
-    )
+    hs_ratio = _time_ratio(hs_big)
     if passed is not None:
         print(f"\nshelltests: {passed} of {total} passed")
     summary = {
@@ -492,6 +490,11 @@ def main() -> int:
     }
     print(json.dumps(summary))
     return 0
+
+
+def _time_ratio(rows: list[dict[str, object]]) -> float | None:
+    """Geometric mean of corral's time over Ganeti's across ``rows``."""
+    return _geomean([float(str(r["corral_time"])) / float(str(r["ganeti_time"])) for r in rows])
 
 
 def _geomean(ratios: list[float]) -> float | None:

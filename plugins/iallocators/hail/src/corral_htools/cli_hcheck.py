@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     if simulate or args.machine_readable:
         final = [(k, g.name, stats(st, capacity), score(st)) for k, g, st in states]
         _print(human, machine, "FINAL", final)
-    if args.verbose - args.quiet >= 1:
+    verbose = args.verbose - args.quiet
+    if verbose >= 1:
         if args.no_simulation:
             human.insert(0, "Running in no-simulation mode.")
         elif unhealthy:
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     machine.append("HCHECK_OK=1")
     if args.machine_readable:
         print("\n".join(machine))
-    elif args.verbose - args.quiet >= 1:  # -q: only the exit status, as Ganeti
+    elif verbose >= 1:  # -q: only the exit status, as Ganeti
         print("\n".join(human))
     return 1 if unhealthy and not args.no_simulation else 0
 

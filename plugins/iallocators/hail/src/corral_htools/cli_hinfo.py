@@ -9,7 +9,7 @@ from corral_htools import cli_common as cc
 from corral_htools.cost import coefficients_table
 from corral_htools.cost import score
 from corral_htools.loadinfo import print_tags_and_policy
-from corral_htools.loadinfo import split_instances
+from corral_htools.loadinfo import warn_split
 from corral_htools.report import instance_table
 from corral_htools.report import node_table
 from corral_htools.report import parse_fields
@@ -56,12 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if cluster.name_suffix and verbose > 2:
         print(f"Note: Stripping common suffix of '{cluster.name_suffix}' from names")
-    split = split_instances(cluster)
-    if split:
-        print("Found instances belonging to multiple node groups:")
-        for inst in split:
-            print(f"  {inst.name}", file=sys.stderr)
-    elif verbose > 1:
+    if not warn_split(cluster, header=sys.stdout) and verbose > 1:
         print("No split instances found")
     _group_info(cluster, opts, verbose)
     whole = group_state(cluster, None, opts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from typing import TYPE_CHECKING
+from typing import TextIO
 
 from corral_htools.clusterstats import show_double
 
@@ -73,13 +74,16 @@ def split_instances(cluster: Cluster) -> list[Instance]:
     ]
 
 
-def warn_split(cluster: Cluster, tail: str | None = None) -> list[Instance]:
-    """Name the split instances on stderr (then ``tail``, if any); return them."""
+def warn_split(cluster: Cluster, tail: str | None = None, header: TextIO | None = None) -> bool:
+    """Name the split instances on stderr (then ``tail``); whether there are any.
+
+    ``header``: where the heading line goes (hinfo puts it on stdout).
+    """
     split = split_instances(cluster)
     if split:
-        print("Found instances belonging to multiple node groups:", file=sys.stderr)
+        print("Found instances belonging to multiple node groups:", file=header or sys.stderr)
         for inst in split:
             print(f"  {inst.name}", file=sys.stderr)
         if tail:
             print(tail, file=sys.stderr)
-    return split
+    return bool(split)

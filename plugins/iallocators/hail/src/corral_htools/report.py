@@ -30,16 +30,7 @@ def _flag(st: GroupState, j: int) -> str:
 
 
 def _imem(st: GroupState, j: int) -> str:
-    return _i(st.t_mem[j] - st.n_mem[j] - st.fmem[j] - max(0.0, _xmem(st, j)))
-
-
-def _xmem(st: GroupState, j: int) -> float:
-    return float(st.x_mem[j])
-
-
-def _umem(st: GroupState, j: int) -> float:
-    """Unallocated memory: what the instances on record leave, less any unexplained use."""
-    return float(st.fmem[j])
+    return _i(st.t_mem[j] - st.n_mem[j] - st.fmem[j] - max(0.0, st.x_mem[j]))
 
 
 #: Node fields: name -> (header, numeric, getter); the default list follows.
@@ -50,11 +41,12 @@ NODE_FIELDS: dict[str, tuple[str, bool, NodeField]] = {
     "tmem": ("t_mem", True, lambda st, j: _i(st.t_mem[j])),
     "nmem": ("n_mem", True, lambda st, j: _i(st.n_mem[j])),
     "imem": ("i_mem", True, _imem),
-    "xmem": ("x_mem", True, lambda st, j: _i(_xmem(st, j))),
-    # as reported when loaded: moves change u_mem (and p_fmem), as in Ganeti
+    "xmem": ("x_mem", True, lambda st, j: _i(st.x_mem[j])),
+    # f_mem as reported when loaded; moves change u_mem, the unallocated memory the
+    # model tracks (st.fmem), and p_fmem, as in Ganeti
     "fmem": ("f_mem", True, lambda st, j: _i(st.f_mem_reported[j])),
-    "umem": ("u_mem", True, lambda st, j: _i(_umem(st, j))),
-    "amem": ("a_mem", True, lambda st, j: _i(max(0.0, _umem(st, j) - st.rmem[j]))),
+    "umem": ("u_mem", True, lambda st, j: _i(st.fmem[j])),
+    "amem": ("a_mem", True, lambda st, j: _i(max(0.0, st.fmem[j] - st.rmem[j]))),
     "rmem": ("r_mem", True, lambda st, j: _i(st.rmem[j])),
     "tdsk": ("t_dsk", True, lambda st, j: _whole(st.t_dsk[j] / 1024)),
     "fdsk": ("f_dsk", True, lambda st, j: str(int(st.fdsk[j]) // 1024)),
