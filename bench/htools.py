@@ -358,7 +358,7 @@ def shelltests() -> tuple[int | None, int | None]:
     if not (SHELLTEST_RUNNER.exists() and SUITE.is_dir()):
         return None, None
     with_tools = Path(tempfile.mkdtemp(prefix="htools-bin-"))
-    for tool in ("hbal", "hail", "hspace", "hroller", "hcheck", "hinfo"):
+    for tool in ("hbal", "hail", "hspace", "hroller", "hcheck", "hinfo", "hscan", "hsqueeze"):
         link = with_tools / tool
         if not link.exists():
             link.symlink_to(VENV_BIN / tool)

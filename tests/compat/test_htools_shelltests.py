@@ -22,22 +22,11 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 RUNNER = SHARED / "tools" / "htools-shelltests" / "run_shelltests.sh"
 FETCH = SHARED / "tools" / "ganeti-reference"
-TOOLS = ("hbal", "hail", "hspace", "hroller", "hcheck", "hinfo")
+TOOLS = ("hbal", "hail", "hspace", "hroller", "hcheck", "hinfo", "hscan", "hsqueeze")
 SUITE_TAIL = Path("usr/share/ganeti/testsuite")
 
-_NOT_YET = "tool not implemented in corral-htools yet"
 #: Cases that cannot pass yet, by "file:case number", with the reason.
 EXPECTED_FAILURES: dict[str, str] = {}
-for _file, _count in (("hsqueeze", 13),):
-    for _n in range(1, _count + 1):
-        EXPECTED_FAILURES[f"htools-{_file}.test:{_n}"] = f"{_file}: {_NOT_YET}"
-for _n in (10, 11, 12):
-    EXPECTED_FAILURES[f"htools-basic.test:{_n}"] = (
-        "hscan (RAPI scanner) is not part of corral-htools"
-    )
-EXPECTED_FAILURES["htools-invalid.test:4"] = "hscan (RAPI scanner) is not part of corral-htools"
-for _n in (1, 2, 3):
-    EXPECTED_FAILURES[f"htools-rapi.test:{_n}"] = "RAPI backend (-m) not available yet"
 
 
 def _reference() -> Path | None:

@@ -1,9 +1,19 @@
 """The global N+1 ("capacity") check: could every node be evacuated right now?
 
-For each node: its DRBD primaries fail over to their secondaries, its
-shared-storage instances and its non-mirrored ones are placed on the other
-nodes first-fit by decreasing memory. A node whose instances do not all find
-room is "not directly evacuateable".
+For each node, its primaries go elsewhere: first each DRBD instance fails
+over to its secondary (even an offline one), then the others, by
+decreasing memory, are placed first-fit on another online node. A running
+instance needs its memory there, a plain one its disk space, each with
+some left over; a node-bound one (plain, file, blockdev: its disks cannot
+follow) must also fit its group's policy, whatever its state, as if it
+were new. A node whose instances do not all find room is "not directly
+evacuateable" (:func:`not_evacuable`, :class:`CapacityCheck`).
+
+hspace's check (:func:`evacuation_targets`) is Ganeti's other one: the
+same, except that node-bound instances are not placed (only one off its
+policy makes its node fail). Both were measured on Ganeti 3.0's binaries:
+hcheck's counts on small clusters, hspace's allocation counts on the bench
+clusters (tests/test_capacity.py, tests/test_hspace.py).
 """
 
 from __future__ import annotations
@@ -27,10 +37,10 @@ class _Figures:
     """A state's figures as Python lists: the check reads single values, cheap on lists."""
 
     def __init__(self, st: GroupState) -> None:
-        self.mem: list[float] = st.mem.tolist()
-        self.dsk: list[float] = st.dsk.tolist()
+        #: what each instance needs where it goes: its memory if it runs, its disk if local
+        self.mem: list[float] = np.where(st.running, st.mem, 0.0).tolist()
+        self.dsk: list[float] = np.where(st.local, st.dsk, 0.0).tolist()
         self.drbd: list[bool] = st.drbd.tolist()
-        self.local: list[bool] = st.local.tolist()
         self.snode: list[int] = st.snode.tolist()
         self.nodes(st)
 
@@ -39,12 +49,41 @@ class _Figures:
         self.fmem: list[float] = st.fmem.tolist()
         self.fdsk: list[float] = st.fdsk.tolist()
         self.online: list[bool] = st.online.tolist()
+        self.stuck: list[bool] = stuck_nodes(st).tolist()
+
+
+def stuck_nodes(st: GroupState) -> NDArray[np.bool_]:
+    """Per node: does it hold a node-bound primary that no node may take (off policy)?"""
+    sel = st.off_policy & st.real & (st.pnode >= 0)
+    return np.bincount(st.pnode[sel], minlength=st.n) > 0
+
+
+def _moving(st: GroupState) -> NDArray[np.bool_]:
+    """The instances an evacuation must place: running ones, and node-bound ones (disks)."""
+    moving: NDArray[np.bool_] = st.real & (st.running | st.node_bound)
+    return moving
+
+
+def _fails_over(st: GroupState) -> NDArray[np.bool_]:
+    """The DRBD instances with a secondary: they go first, onto their fixed target."""
+    drbd: NDArray[np.bool_] = st.drbd & (st.snode >= 0)
+    return drbd
+
+
+def _ordered(st: GroupState, sel: NDArray[np.int64]) -> NDArray[np.int64]:
+    """One node's instances in evacuation order: failovers, then by decreasing memory."""
+    return sel[np.lexsort((sel, -st.mem[sel], ~_fails_over(st)[sel]))]
+
+
+def _fits(free: float, need: float) -> bool:
+    """Ganeti's test: something must be left over (nothing needed always fits)."""
+    return need <= 0 or free > need
 
 
 def _node_order(st: GroupState) -> list[list[int]]:
-    """Per node, its real running primaries by decreasing memory (ties by index)."""
-    sel = np.flatnonzero((st.pnode >= 0) & st.real & st.running)
-    sel = sel[np.lexsort((sel, -st.mem[sel], st.pnode[sel]))]
+    """Per node, the primaries an evacuation places, in :func:`_ordered`'s order."""
+    sel = np.flatnonzero((st.pnode >= 0) & _moving(st))
+    sel = sel[np.lexsort((sel, -st.mem[sel], ~_fails_over(st)[sel], st.pnode[sel]))]
     out: list[list[int]] = [[] for _ in range(st.n)]
     for i, p in zip(sel.tolist(), st.pnode[sel].tolist(), strict=True):
         out[p].append(i)
@@ -62,32 +101,42 @@ def _evacuate(st: GroupState, j: int, order: list[int], fig: _Figures) -> tuple[
     fdsk: dict[int, float] = {}
     n = st.n
     used: set[int] = set()
+    if fig.stuck[j]:
+        return False, used
     for i in order:
         mem = fig.mem[i]
         s = fig.snode[i]
         if fig.drbd[i] and s >= 0:
             have = fmem.get(s, base_mem[s])
-            if s == j or not online[s] or have < mem:
+            # the secondary may be offline: Ganeti's check asks only for the memory
+            if s == j or not _fits(have, mem):
                 return False, used
             fmem[s] = have - mem
             used.add(s)
             continue
-        need = fig.dsk[i] if fig.local[i] else 0.0
+        need = fig.dsk[i]
         t = -1
         for k in range(min(n, _SCAN)):
             if k == j or not online[k]:
                 continue
-            if fmem.get(k, base_mem[k]) >= mem and fdsk.get(k, base_dsk[k]) >= need:
+            if _fits(fmem.get(k, base_mem[k]), mem) and _fits(fdsk.get(k, base_dsk[k]), need):
                 t = k
                 break
         else:
             if n > _SCAN:
                 # changed figures only ever drop: the arrays' fits are a superset
-                cand = np.flatnonzero(st.online & (st.fmem >= mem) & (st.fdsk >= need))
+                fit = st.online.copy()
+                if mem > 0:
+                    fit &= st.fmem > mem
+                if need > 0:
+                    fit &= st.fdsk > need
+                cand = np.flatnonzero(fit)
                 for k in cand[cand >= _SCAN].tolist():
                     if k == j:
                         continue
-                    if fmem.get(k, base_mem[k]) >= mem and fdsk.get(k, base_dsk[k]) >= need:
+                    if _fits(fmem.get(k, base_mem[k]), mem) and _fits(
+                        fdsk.get(k, base_dsk[k]), need
+                    ):
                         t = k
                         break
         if t < 0:
@@ -149,8 +198,8 @@ class CapacityCheck:
                 continue
             order = self.order[j]
             if j == p:
-                on = np.flatnonzero((st.pnode == p) & st.real & st.running)
-                order = on[np.argsort(-st.mem[on], kind="stable")].tolist()
+                on = np.flatnonzero((st.pnode == p) & _moving(st))
+                order = _ordered(st, on).tolist()
             ok = _evacuate(st, j, order, fig)[0]
             count += int(not ok) - int(not self.ok[j])
         return count
@@ -163,15 +212,14 @@ def evacuation_targets(
     exclusive: NDArray[np.bool_] | None = None,
     group: NDArray[np.int64] | None = None,
 ) -> set[int] | None:
-    """The nodes that would take node ``j``'s running instances if it failed, or None.
+    """The nodes that would take node ``j``'s instances if it failed, or None.
 
-    hspace's variant of :func:`node_evacuable`: DRBD primaries fail over to
-    their secondaries (offline ones too: Ganeti's check asks only for the
-    memory), the others go first-fit (by decreasing memory) to a
-    node where they fit with room to spare, as an allocation demands; on
-    exclusive-storage nodes the instance's spindles must be free too. The
-    set of targets lets a caller tell which nodes a change can affect.
-    With ``group`` (a group number per node) only nodes of ``j``'s group qualify.
+    hspace's variant of :func:`node_evacuable` (see the module's docstring):
+    the running DRBD and shared-storage instances are placed, node-bound
+    ones are not. The set of targets lets a caller tell which nodes a change
+    can affect. With ``group`` (a group number per node) only nodes of
+    ``j``'s group qualify; on exclusive-storage nodes an instance with local
+    disks needs its spindles free too.
     """
     fmem = st.fmem.copy()
     fdsk = st.fdsk.copy()
@@ -181,21 +229,24 @@ def evacuation_targets(
     if group is not None:
         usable &= group == group[j]
     usable[j] = False
-    on_node = np.flatnonzero((st.pnode == j) & st.real & st.running)
-    order = on_node[np.argsort(-st.mem[on_node], kind="stable")]
+    on_node = np.flatnonzero((st.pnode == j) & st.real)
+    if st.off_policy[on_node].any():
+        return None
+    on_node = on_node[st.running[on_node] & ~st.node_bound[on_node]]
+    order = _ordered(st, on_node)
     used: set[int] = set()
     for i in order:
-        mem = st.mem[i]
+        mem = st.mem[i] if st.running[i] else 0.0
         if st.drbd[i] and st.snode[i] >= 0:
             s = int(st.snode[i])
             # as in Ganeti's model, a failover needs only the memory: the
             # secondary may be offline (or in another group) and still take it
-            if s == j or fmem[s] - mem <= 0:
+            if s == j or not _fits(fmem[s], mem):
                 return None
             fmem[s] -= mem
             used.add(s)
             continue
-        fits = usable & (fmem - mem > 0)
+        fits = usable & (fmem > mem) if mem > 0 else usable.copy()
         need_dsk = need_sp = 0.0
         if st.local[i]:
             need_dsk = float(st.dsk[i])

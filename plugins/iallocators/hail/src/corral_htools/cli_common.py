@@ -17,6 +17,7 @@ from corral_htools.state import Options
 
 if TYPE_CHECKING:
     from corral_htools.model import Cluster
+    from corral_htools.rapi_backend import TlsOptions
 
 
 class ToolError(Exception):
@@ -27,6 +28,9 @@ def fail(prog: str, message: str, code: int = 1) -> NoReturn:
     print(f"Error: {prog}: {message}" if prog else f"Error: {message}", file=sys.stderr)
     raise SystemExit(code)
 
+
+#: Ganeti's default for ``--static-kvm-node-memory`` (MB): the KVM host's own memory.
+STATIC_KVM_NODE_MEMORY = 4096
 
 #: Options whose argument is optional; given alone they must not swallow the next word.
 OPTIONAL_VALUE = {"-p": "--print-nodes", "-C": "--print-commands", "-L": "--luxi"}
@@ -78,7 +82,21 @@ def add_backend(ap: argparse.ArgumentParser) -> None:
         "-t", "--text-data", metavar="FILE", help="read the cluster from a text backend file"
     )
     ap.add_argument(
-        "-m", dest="rapi", metavar="CLUSTER", help="read the cluster over RAPI (not available yet)"
+        "-m",
+        dest="rapi",
+        metavar="CLUSTER",
+        help="read the cluster over RAPI: a host name (https://HOST:5080), an https:// URL,"
+        " or file://DIR holding the saved RAPI answers",
+    )
+    ap.add_argument(
+        "--rapi-ca",
+        metavar="FILE",
+        help="trust this certificate (the cluster's rapi.pem) for -m, instead of the system's CAs",
+    )
+    ap.add_argument(
+        "--rapi-insecure",
+        action="store_true",
+        help="do not check the RAPI server's certificate (what Ganeti's tools do)",
     )
     ap.add_argument(
         "-L",
@@ -88,6 +106,7 @@ def add_backend(ap: argparse.ArgumentParser) -> None:
         metavar="SOCKET",
         help="read the cluster from the master daemon over LUXI (default: its usual socket)",
     )
+    add_static_kvm_memory(ap)
     ap.add_argument(
         "-S", "--save", metavar="FILE", help="save the cluster state to FILE.* (text format)"
     )
@@ -126,6 +145,18 @@ def add_backend(ap: argparse.ArgumentParser) -> None:
     )
 
 
+def add_static_kvm_memory(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--static-kvm-node-memory",
+        type=int,
+        default=STATIC_KVM_NODE_MEMORY,
+        metavar="N",
+        help="on a KVM cluster (RAPI, IAllocator requests), count N MB as the node's own"
+        f" memory instead of what the node reports (default {STATIC_KVM_NODE_MEMORY};"
+        " 0: what the node reports)",
+    )
+
+
 def completion(ap: argparse.ArgumentParser) -> None:
     for action in ap._actions:
         for opt in action.option_strings:
@@ -142,16 +173,16 @@ def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> 
     given = [x for x in (args.text_data, args.rapi, args.luxi) if x is not None]
     if len(given) > 1:
         fail("", "Only one of the rapi, luxi, and data files options should be given.")
-    if args.rapi:
-        fail(
-            prog,
-            f"the RAPI backend (-m {args.rapi}) is not available yet in corral's htools; "
-            "save the cluster with hscan or use -t FILE",
-        )
-    if args.luxi is not None:
+    if args.rapi is not None:
+        cluster = _load_rapi(args)
+    elif args.luxi is not None:
         cluster = _load_luxi(args.luxi)
     elif not args.text_data:
-        fail(prog, "no backend given: use -t FILE (text) or -L [SOCKET] (the master daemon)")
+        fail(
+            prog,
+            "no backend given: use -t FILE (text), -m CLUSTER (RAPI) or -L [SOCKET]"
+            " (the master daemon)",
+        )
     else:
         from corral_htools.textformat import TextFormatError  # hail reads requests instead
         from corral_htools.textformat import load_text
@@ -159,7 +190,7 @@ def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> 
         try:
             cluster = load_text(args.text_data)
         except TextFormatError as err:
-            fail("", f"failed to load data, aborting. Reason: {err}")
+            load_failed(err)
     warn_inconsistent(cluster, args.verbose - args.quiet)
     cluster.strip_common_suffix()
     names = {n.name for n in cluster.nodes}
@@ -183,7 +214,28 @@ def _load_luxi(value: str) -> Cluster:
     try:
         return load_luxi(None if value in ("", "default") else value)
     except LuxiBackendError as err:
-        fail("", f"failed to load data, aborting. Reason: {err}")
+        load_failed(err)
+
+
+def _load_rapi(args: argparse.Namespace) -> Cluster:
+    from corral_htools.rapi_backend import RapiBackendError
+    from corral_htools.rapi_backend import load_rapi
+
+    try:
+        return load_rapi(args.rapi, rapi_tls(args), args.static_kvm_node_memory)
+    except RapiBackendError as err:
+        load_failed(err)
+
+
+def rapi_tls(args: argparse.Namespace) -> TlsOptions:
+    from corral_htools.rapi_backend import TlsOptions
+
+    return TlsOptions(ca_file=args.rapi_ca, insecure=args.rapi_insecure)
+
+
+def load_failed(err: Exception) -> NoReturn:
+    """Ganeti's words for a backend that could not load the cluster."""
+    fail("", f"failed to load data, aborting: {err}")
 
 
 def model_options(args: argparse.Namespace) -> Options:
@@ -220,7 +272,7 @@ def warn_inconsistent(cluster: Cluster, verbose: int = 1) -> None:
             if inst.snode and inst.mirror_internal and inst.snode != inst.pnode:
                 dsk[inst.snode] = dsk.get(inst.snode, 0) + inst.dsk
     msgs = []
-    for node in cluster.nodes:
+    for node in reversed(cluster.nodes):  # Ganeti lists them last node first
         if node.offline:
             continue
         delta_mem = int(node.t_mem) - node.n_mem - node.f_mem - mem.get(node.name, 0)

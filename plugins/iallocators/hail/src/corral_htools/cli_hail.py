@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             cluster = load_text(args.text_data)
         except TextFormatError as err:
-            cc.fail("", f"failed to load data, aborting. Reason: {err}")
+            cc.load_failed(err)
     if args.verbose > 2:
         for inst in cluster.instances:
             run = "StatusRunning" if inst.running else "StatusDown"

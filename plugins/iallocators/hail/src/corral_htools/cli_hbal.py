@@ -96,7 +96,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="priority of the jobs -X submits: low, normal (the default) or high",
     )
     ap.add_argument("--dry-run", action="store_true", help="accepted for compatibility")
-    ap.add_argument("--static-kvm-node-memory", type=int, help="accepted for compatibility")
     return ap
 
 

@@ -1,4 +1,11 @@
-"""hcheck: cluster health report, before and after a simulated rebalance."""
+"""hcheck: cluster health report, before and after a simulated rebalance.
+
+One deliberate difference from Ganeti 3.0: its "Instances having a
+secondary node offline" (``OFFLINE_SEC``) counts the offline nodes, not
+the instances, so any offline or drained node, even an empty one, makes
+Ganeti call the cluster unhealthy. Here it counts what it says: instances
+whose secondary is offline.
+"""
 
 from __future__ import annotations
 

@@ -70,13 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--print-moves", action="store_true", help="where each affected instance goes meanwhile"
     )
     ap.add_argument("--no-headers", action="store_true", help="no header line")
-    ap.add_argument(
-        "--static-kvm-node-memory",
-        type=int,
-        default=4096,
-        metavar="N",
-        help="node memory (MB) on KVM for -I requests",
-    )
     return ap
 
 
@@ -103,7 +96,7 @@ def _load(args: argparse.Namespace) -> Cluster:
             with open(args.ialloc_src, encoding="utf-8") as handle:
                 cluster, _ = parse_request(handle.read(), args.static_kvm_node_memory)
     except (OSError, RequestError, TextFormatError) as err:
-        cc.fail("", f"failed to load data, aborting. Reason: {err}")
+        cc.load_failed(err)
     cc.warn_inconsistent(cluster, args.verbose - args.quiet)
     names = {n.name for n in cluster.nodes}
     for name in args.offline:

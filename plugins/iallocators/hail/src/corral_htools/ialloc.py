@@ -237,7 +237,7 @@ def parse_request(text: str, static_kvm_mem: int = 4096) -> tuple[Cluster, Reque
     req = _get(doc, "request", dict)
     kind = _get(req, "type", str, "request: ")
     hvs = doc.get("enabled_hypervisors") or []
-    static = static_kvm_mem if hvs and hvs[0] == "kvm" else None
+    static = static_kvm_mem if hvs and hvs[0] == "kvm" and static_kvm_mem > 0 else None
     groups = []
     for uuid, g in _get(doc, "nodegroups", dict).items():
         w = f"group '{uuid}': "

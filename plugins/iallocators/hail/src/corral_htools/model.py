@@ -185,6 +185,17 @@ class Instance:
     def local_storage(self) -> bool:
         return self.template in LOCAL_STORAGE
 
+    @property
+    def node_bound(self) -> bool:
+        """Whether its disks are on its primary node alone (plain, file, blockdev).
+
+        Such an instance cannot fail over: Ganeti's global N+1 check
+        re-places it as it would a new instance (see corral_htools.capacity).
+        """
+        return self.template not in MIRROR_INTERNAL and (
+            self.template not in MIRROR_EXTERNAL or self.template == DiskTemplate.BLOCK
+        )
+
 
 @dataclass
 class Cluster:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corral_htools.policy import policy_failure
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -135,6 +137,10 @@ class GroupState:
         self.external = np.array([x.mirror_external for x in instances], dtype=bool)
         self.diskless = np.array([x.template == "diskless" for x in instances], dtype=bool)
         self.local = np.array([x.local_storage for x in instances], dtype=bool)
+        self.node_bound = np.array([x.node_bound for x in instances], dtype=bool)
+        #: node-bound instances the capacity check cannot re-place: they break the
+        #: policy of their node's group
+        self.off_policy = np.array([self._off_policy(x) for x in instances], dtype=bool)
         util = 0.0 if self.opts.ignore_dynu else 1.0
         self.util = np.full(m, util, dtype=f)
         # memory the secondary must keep free to take the instance over
@@ -233,6 +239,17 @@ class GroupState:
         if self.has_xtags:
             np.add.at(self.ptags, pn[real], self.xtags[real].astype(np.float64))
 
+    def _off_policy(self, inst: Instance) -> bool:
+        """Whether ``inst`` is node-bound and breaks its node's group policy (or this one's)."""
+        if not inst.node_bound:
+            return False
+        j = self.node_index.get(inst.pnode)
+        node = self.nodes[j] if j is not None else None
+        group = self.cluster.group_by_uuid(node.group) if node is not None else None
+        policy = self.cluster.policy_of(group) if group is not None else self.policy
+        excl = node.excl_stor if node is not None else False
+        return policy_failure(inst, policy, excl) is not None
+
     def append_instance(self, inst: Instance) -> int:
         """Add an unplaced, untagged new instance without rebuilding (hspace adds thousands).
 
@@ -268,6 +285,8 @@ class GroupState:
             ("external", inst.mirror_external),
             ("diskless", inst.template == "diskless"),
             ("local", inst.local_storage),
+            ("node_bound", inst.node_bound),
+            ("off_policy", self._off_policy(inst)),
             ("has_desired", False),
         ):
             grow(name, flag, bool)
@@ -286,7 +305,7 @@ class GroupState:
         self.m = i
         for name in (
             "mem dsk vcpus spu util pnode snode running inst_offline forth real auto_balance "
-            "drbd external diskless local has_desired sec_mem xtags desired"
+            "drbd external diskless local node_bound off_policy has_desired sec_mem xtags desired"
         ).split():
             setattr(self, name, getattr(self, name)[:i])
 
