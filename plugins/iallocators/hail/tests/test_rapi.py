@@ -333,3 +333,15 @@ def test_same_output_as_ganeti_on_its_rapi_test_data(tool: str, tmp_path: Path) 
         theirs = sorted(theirs_dir.iterdir())
         assert [p.name for p in ours] == [p.name for p in theirs]
         assert ours[0].read_text() == theirs[0].read_text()
+
+
+def test_hscan_shows_no_password(rapi_server: tuple[str, Path], tmp_path: Path) -> None:
+    url, cert = rapi_server
+    _Rapi.password = "s3cret"
+    authed = url.replace("https://", "https://ops:s3cret@")
+    rc, out, _ = _run(cli_hscan.main, ["-d", str(tmp_path), "--rapi-ca", str(cert), authed])
+    assert rc == 0 and "s3cret" not in out
+    assert out.splitlines()[1].startswith(url.replace("https://", "https://ops@"))
+    assert [p.name for p in tmp_path.glob("*.data")] == [
+        url.replace("https://", "https://ops@").replace("/", "_") + ".data"
+    ]

@@ -103,9 +103,11 @@ def scan(
     """Scan one cluster: print its line (or its error) and write its file."""
     from corral_htools.luxi_backend import LuxiBackendError
     from corral_htools.rapi_backend import RapiBackendError
+    from corral_htools.rapi_backend import without_password
 
+    target, name = name, without_password(name)  # a password is neither shown nor a file name
     try:
-        cluster = _load(name, luxi, args)
+        cluster = _load(target, luxi, args)
     except (RapiBackendError, LuxiBackendError) as err:
         print(f"\nError for {name}: failed to load data. Details:\n{err}")
         return False
@@ -140,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     targets: list[tuple[str, str | None]] = [(name, None) for name in args.clusters]
     if luxi is not None:
         targets.append((LOCAL, luxi))
-    width = max(len(name) for name, _ in targets)
+    from corral_htools.rapi_backend import without_password
+
+    width = max(len(without_password(name)) for name, _ in targets)
     if not args.no_headers:
         header = " ".join(f"{c:>{w}}" for c, w in zip(COLUMNS, WIDTHS, strict=True))
         print(f"{'Name':<{width}} {header}")

@@ -99,6 +99,15 @@ def base_url(cluster: str) -> str:
     return f"https://{host}:{RAPI_PORT}"
 
 
+def without_password(cluster: str) -> str:
+    """``cluster`` fit to print or to name a file: ``https://USER:PASSWORD@HOST`` loses PASSWORD."""
+    if "://" not in cluster or "@" not in cluster:
+        return cluster
+    scheme, rest = cluster.split("://", 1)
+    userinfo, at, host = rest.partition("@")
+    return f"{scheme}://{userinfo.split(':', 1)[0]}{at}{host}"
+
+
 def fetch(cluster: str, tls: TlsOptions | None = None) -> dict[str, Any]:
     """The four RAPI documents of ``cluster``, decoded, by name."""
     if cluster.startswith("file://"):
