@@ -65,3 +65,19 @@ def test_policy_is_shown_as_haskell_shows_it() -> None:
 )  # fmt: skip
 def test_haskell_double(value: float, text: str) -> None:
     assert show_double(value) == text
+
+
+def test_hcheck_counts_instances_on_offline_secondaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The one deliberate difference (see cli_hcheck): Ganeti would say OFFLINE_SEC=1 here.
+
+    ``offline.data`` has one offline node holding a primary and no secondary;
+    Ganeti 3.0 counts the offline node itself as "an instance having a
+    secondary node offline".
+    """
+    monkeypatch.chdir(HERE)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        cli_hcheck.main(["-t", "offline.data", "--machine-readable"])
+    keys = dict(line.split("=", 1) for line in out.getvalue().splitlines())
+    assert keys["HCHECK_INIT_CLUSTER_OFFLINE_PRI"] == "1"
+    assert keys["HCHECK_INIT_CLUSTER_OFFLINE_SEC"] == "0"

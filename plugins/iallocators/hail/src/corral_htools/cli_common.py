@@ -267,14 +267,12 @@ def warn_inconsistent(cluster: Cluster, verbose: int = 1) -> None:
     for inst in cluster.instances:
         if inst.running:
             mem[inst.pnode] = mem.get(inst.pnode, 0) + inst.mem
-        if inst.local_storage:
-            dsk[inst.pnode] = dsk.get(inst.pnode, 0) + inst.dsk
-            if inst.snode and inst.mirror_internal and inst.snode != inst.pnode:
-                dsk[inst.snode] = dsk.get(inst.snode, 0) + inst.dsk
+        # Ganeti takes every instance's disk off its primary, whatever the template
+        dsk[inst.pnode] = dsk.get(inst.pnode, 0) + inst.dsk
+        if inst.snode and inst.mirror_internal and inst.snode != inst.pnode:
+            dsk[inst.snode] = dsk.get(inst.snode, 0) + inst.dsk
     msgs = []
-    for node in reversed(cluster.nodes):  # Ganeti lists them last node first
-        if node.offline:
-            continue
+    for node in reversed(cluster.nodes):  # Ganeti lists them last node first, offline ones too
         delta_mem = int(node.t_mem) - node.n_mem - node.f_mem - mem.get(node.name, 0)
         delta_dsk = int(node.t_dsk) - node.f_dsk - dsk.get(node.name, 0)
         if delta_mem > 512 or delta_dsk > 1024:
