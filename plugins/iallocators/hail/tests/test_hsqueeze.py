@@ -307,7 +307,8 @@ def test_exec_needs_luxi(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
 
 
 def test_options(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli_hsqueeze.main(["--help-completion"]) == 0
+    with pytest.raises(SystemExit, match="0"):
+        cli_hsqueeze.main(["--help-completion"])
     listed = capsys.readouterr().out.split()
     assert {"--minimal-resources", "--target-resources", "-C", "-S", "-X", "--no-headers"} <= set(
         listed

@@ -163,6 +163,15 @@ def completion(ap: argparse.ArgumentParser) -> None:
             print(opt)
 
 
+def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Every tool's command line; ``--help-completion`` prints the options and exits 0."""
+    args = ap.parse_args(normalize_argv(argv))
+    if args.help_completion:
+        completion(ap)
+        raise SystemExit(0)
+    return args
+
+
 def load_cluster(prog: str, args: argparse.Namespace, luxi_ok: bool = False) -> Cluster:
     """Load the cluster from the one backend given; errors end the program.
 

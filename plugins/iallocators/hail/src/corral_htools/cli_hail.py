@@ -77,10 +77,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         values = {k: list(v) if isinstance(v, list) else v for k, v in PLAIN_DEFAULTS.items()}
         return argparse.Namespace(request=words[0], **values)
     ap = build_parser()
-    args = ap.parse_args(cc.normalize_argv(argv))
-    if args.help_completion:
-        cc.completion(ap)
-        raise SystemExit(0)
+    args = cc.parse_args(ap, argv)
     return args
 
 

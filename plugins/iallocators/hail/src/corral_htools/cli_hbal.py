@@ -139,10 +139,7 @@ def policy_violations(st: GroupState) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(cc.normalize_argv(argv))
-    if args.help_completion:
-        cc.completion(ap)
-        return 0
+    args = cc.parse_args(ap, argv)
     verbose = args.verbose - args.quiet
     if args.prio not in ("low", "normal", "high"):
         cc.fail("", f"Unknown priority '{args.prio}'")

@@ -89,10 +89,7 @@ def _print(
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(cc.normalize_argv(argv))
-    if args.help_completion:
-        cc.completion(ap)
-        return 0
+    args = cc.parse_args(ap, argv)
     cluster = cc.load_cluster(PROG, args)
     opts = cc.model_options(args)
     capacity = not args.no_capacity_checks

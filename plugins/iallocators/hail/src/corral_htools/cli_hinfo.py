@@ -35,10 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(cc.normalize_argv(argv))
-    if args.help_completion:
-        cc.completion(ap)
-        return 0
+    args = cc.parse_args(ap, argv)
     verbose = args.verbose - args.quiet
     cluster = cc.load_cluster(PROG, args)
     opts = cc.model_options(args)

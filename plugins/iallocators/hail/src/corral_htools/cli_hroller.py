@@ -128,10 +128,7 @@ def _moves(cluster: Cluster, group: RebootGroup) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(cc.normalize_argv(argv))
-    if args.help_completion:
-        cc.completion(ap)
-        return 0
+    args = cc.parse_args(ap, argv)
     cluster = _load(args)
     verbosity = args.verbose - args.quiet
     _check_master(cluster, args.force)

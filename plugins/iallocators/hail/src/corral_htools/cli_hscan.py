@@ -128,10 +128,7 @@ def scan(
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(cc.normalize_argv(argv))
-    if args.help_completion:
-        cc.completion(ap)
-        return 0
+    args = cc.parse_args(ap, argv)
     try:
         fields = parse_fields(args.print_nodes) if args.print_nodes is not None else None
     except ValueError as err:

@@ -253,10 +253,7 @@ def _allocatable(engine: SpaceEngine) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(cc.normalize_argv(argv))
-    if args.help_completion:
-        cc.completion(ap)
-        return 0
+    args = cc.parse_args(ap, argv)
     cluster = _load(args)
     model = cc.model_options(args)
     try:

@@ -131,10 +131,7 @@ def apply_plan(cluster: Cluster, plan: Plan) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(cc.normalize_argv(argv))
-    if args.help_completion:
-        cc.completion(ap)
-        return 0
+    args = cc.parse_args(ap, argv)
     cluster = cc.load_cluster(PROG, args)
     # Ganeti's hsqueeze shortens node names only: instances keep their full names
     for inst in cluster.instances:
