@@ -67,6 +67,18 @@ class Features:
         self.matrix: Arr = np.array(rows) if rows else np.zeros((0, ev.state.n))
 
 
+#: How far the variance formula ``q/n - (s/n)^2`` may be off, relative to ``q/n``:
+#: a few roundings of each part. Near zero variance the square root magnifies
+#: it (1e-16 becomes 1e-8), so the bounds take it off before the root.
+VAR_ROUNDING = 1e-14
+
+
+def _var_floor(q: Arr, n: float) -> Arr:
+    """The least the true variance can be below the computed one."""
+    floor: Arr = VAR_ROUNDING * np.abs(q) / n
+    return floor
+
+
 def linear_var(ev: Evaluator, s: Arr, q: Arr, d: Arr) -> tuple[Arr, Arr, Arr, Arr]:
     """Variance at the target as ``base + a*x_t + b*c_t + g*c_t^2`` (see the module doc)."""
     n = ev.n_on
@@ -97,7 +109,7 @@ def _chord(
     w = ev.metrics[k].weight
     base, a, b, g = linear_var(ev, s, q, d)
     lo, hi = box_range(feats.box[k], base, a, b, g)
-    lo = np.maximum(lo, 0.0)
+    lo = np.maximum(lo - _var_floor(q, ev.n_on), 0.0)
     hi = np.maximum(hi, lo)
     r_lo, r_hi = np.sqrt(lo), np.sqrt(hi)
     width = hi - lo
@@ -138,12 +150,12 @@ def cell_bound(
                 delta = (target.rmem - st.rmem[t]) * ev.scale[k][t]
                 s = s + delta
                 q = q + (ev.twice[k][t] + delta) * delta
-            var = np.maximum(q / ev.n_on - (s / ev.n_on) ** 2, 0.0)
+            var = np.maximum(q / ev.n_on - (s / ev.n_on) ** 2 - _var_floor(q, ev.n_on), 0.0)
             tot += m.weight * np.sqrt(var)
             continue
         changes = target.q.deltas.get(m.quantity)
         if not changes or not feats.any_online:
-            var = np.maximum(q / ev.n_on - (s / ev.n_on) ** 2, 0.0)
+            var = np.maximum(q / ev.n_on - (s / ev.n_on) ** 2 - _var_floor(q, ev.n_on), 0.0)
             const += m.weight * np.sqrt(var)
             continue
         d = changes[0]

@@ -88,16 +88,7 @@ def add_backend(ap: argparse.ArgumentParser) -> None:
         help="read the cluster over RAPI: a host name (https://HOST:5080), an https:// URL,"
         " or file://DIR holding the saved RAPI answers",
     )
-    ap.add_argument(
-        "--rapi-ca",
-        metavar="FILE",
-        help="trust this certificate (the cluster's rapi.pem) for -m, instead of the system's CAs",
-    )
-    ap.add_argument(
-        "--rapi-insecure",
-        action="store_true",
-        help="do not check the RAPI server's certificate (what Ganeti's tools do)",
-    )
+    add_rapi_tls(ap)
     ap.add_argument(
         "-L",
         "--luxi",
@@ -142,6 +133,20 @@ def add_backend(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--mem-weight", type=float, help="memory weight for MonD data (ignored)")
     ap.add_argument(
         "--no-capacity-checks", action="store_true", help="skip global N+1 capacity checks"
+    )
+
+
+def add_rapi_tls(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--rapi-ca",
+        metavar="FILE",
+        help="trust this certificate (the cluster's rapi.pem) for RAPI, instead of the system's"
+        " CAs",
+    )
+    ap.add_argument(
+        "--rapi-insecure",
+        action="store_true",
+        help="do not check the RAPI server's certificate (what Ganeti's tools do)",
     )
 
 

@@ -63,10 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument("--no-headers", action="store_true", help="do not show a header line")
     cc.add_static_kvm_memory(ap)
-    ap.add_argument("--rapi-ca", metavar="FILE", help="trust this certificate (the rapi.pem)")
-    ap.add_argument(
-        "--rapi-insecure", action="store_true", help="do not check the RAPI certificate"
-    )
+    cc.add_rapi_tls(ap)
     return ap
 
 
