@@ -87,19 +87,13 @@ def test_incremental_recheck_equals_a_full_check(
     assert check.failing_after(i) == _reference_failing(gs)
 
 
-def _two_nodes(free2: int, *instances: str) -> GroupState:
-    text = "\n".join(
-        [
-            "default|g1|preferred||",
-            "",
-            "n1|32000|1000|20000|100000|50000|4|N|g1|1||N|0|1|1.0",
-            f"n2|32000|1000|{free2}|100000|50000|4|N|g1|1||N|0|1|1.0",
-            "",
-            *instances,
-            "",
-            "",
-        ]
-    )
+def _nodes(free: list[int], *instances: str) -> GroupState:
+    """n1 with 20000 MB free, then one node per figure of ``free``; 50000 MB free disk each."""
+    nodes = [
+        f"n{k}|32000|1000|{mem}|100000|50000|4|N|g1|1||N|0|1|1.0"
+        for k, mem in enumerate([20000, *free], start=1)
+    ]
+    text = "\n".join(["default|g1|preferred||", "", *nodes, "", *instances, "", ""])
     cluster = parse_text(text)
     return GroupState(cluster, cluster.nodes, cluster.instances, cluster.ipolicy)
 
@@ -146,30 +140,12 @@ GANETI_HCHECK = [
 @pytest.mark.parametrize(("free2", "instance", "failing"), GANETI_HCHECK)
 def test_evacuability_is_ganetis(free2: int, instance: str, failing: int) -> None:
     """Which nodes count as evacuable, as measured on Ganeti's own hcheck."""
-    gs = _two_nodes(free2, instance)
+    gs = _nodes([free2], instance)
     assert not_evacuable(gs) == failing
     # hspace's variant places no node-bound instance: only one off its policy counts
     node_bound = gs.instances[0].node_bound
     hspace_failing = int(bool(gs.off_policy[0])) if node_bound else failing
     assert sum(evacuation_targets(gs, j) is None for j in range(gs.n)) == hspace_failing
-
-
-def _three_nodes(free2: int, free3: int, *instances: str) -> GroupState:
-    text = "\n".join(
-        [
-            "default|g1|preferred||",
-            "",
-            "n1|32000|1000|20000|100000|50000|4|N|g1|1||N|0|1|1.0",
-            f"n2|32000|1000|{free2}|100000|50000|4|N|g1|1||N|0|1|1.0",
-            f"n3|32000|1000|{free3}|100000|50000|4|N|g1|1||N|0|1|1.0",
-            "",
-            *instances,
-            "",
-            "",
-        ]
-    )
-    cluster = parse_text(text)
-    return GroupState(cluster, cluster.nodes, cluster.instances, cluster.ipolicy)
 
 
 @pytest.mark.parametrize(
@@ -185,7 +161,7 @@ def test_failovers_come_first_as_in_ganeti(
     free2: int, free3: int, first: str, failing: int
 ) -> None:
     """A DRBD failover's memory is set aside before the others are placed (Ganeti's hcheck)."""
-    gs = _three_nodes(free2, free3, first, "d1|1000|2000|1|running|Y|n1|n2|drbd||1|-|N")
+    gs = _nodes([free2, free3], first, "d1|1000|2000|1|running|Y|n1|n2|drbd||1|-|N")
     assert not_evacuable(gs) == failing
     if not gs.instances[0].node_bound:  # hspace's variant does not place node-bound ones
         assert sum(evacuation_targets(gs, j) is None for j in range(gs.n)) == failing

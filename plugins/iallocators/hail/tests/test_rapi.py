@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime
 import io
 import json
 import os
@@ -36,11 +35,8 @@ from corral_htools.rapi_backend import base_url
 from corral_htools.rapi_backend import load_rapi
 from corral_htools.rapi_backend import parse_cluster
 from corral_htools.textformat import load_text
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from corral.crypto.ca import ClusterCA
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -185,31 +181,16 @@ def test_hscan_goes_on_after_a_failure_and_exits_2(tmp_path: Path) -> None:
 
 
 def _certificate(tmp_path: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for a name the test never connects to (as rapi.pem)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ganeti.example.com")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "rapi.pem", tmp_path / "rapi.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    """A CA (what ``--rapi-ca`` pins) and a server key and certificate it issued.
+
+    The server's name is one the test never connects to: a pinned
+    certificate's host name is not compared.
+    """
+    ca = ClusterCA.create("rapi-test")
+    ca_path, server_path = tmp_path / "rapi-ca.pem", tmp_path / "rapi.pem"
+    ca_path.write_bytes(ca.cert_pem)
+    server_path.write_bytes(ca.issue("ganeti.example.com"))
+    return ca_path, server_path
 
 
 class _Rapi(BaseHTTPRequestHandler):
@@ -244,7 +225,7 @@ class _Rapi(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def rapi_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    cert, key = _certificate(tmp_path)
+    cert, server_pem = _certificate(tmp_path)
     paths = {"groups": "/2/groups?bulk=1", "nodes": "/2/nodes?bulk=1",
              "instances": "/2/instances?bulk=1", "info": "/2/info"}  # fmt: skip
     _Rapi.docs = {paths[n]: (DATA / f"{n}.json").read_bytes() for n in paths}
@@ -252,7 +233,7 @@ def rapi_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     _Rapi.seen = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Rapi)
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
+    ctx.load_cert_chain(server_pem)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -199,13 +199,12 @@ class _Obj:
 
 
 _NAMES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-          int: "a number", float: "a number"}  # fmt: skip
+          int: "a number", float: "a number", type(None): "null"}  # fmt: skip
 NUMBER = (int, float)
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null"}.get(type(value), "a number")  # fmt: skip
+    return _NAMES.get(type(value), "a number")
 
 
 def _list(doc: Any, what: str) -> list[Any]:
