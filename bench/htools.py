@@ -19,7 +19,10 @@ of 200 nodes and more, of corral's time over Ganeti's.
 
 Cases: every case of ../shared/bench-data/htools/INDEX.json; ``--quick``:
 every case under 100 nodes plus the first 200-node one. hail allocation
-latency is measured on every case, hspace capacity (standard allocation
+latency is measured on every case, and so is its node-evacuate answer: its
+time, and whether it is Ganeti's answer (if not, both answers' scores once
+applied; ``hail_evac_score_worse`` counts corral's being worse), hspace
+capacity (standard allocation
 count, tiered count) on each case (``--quick``: those under 20 nodes, where
 Ganeti's hspace can finish within its bound, and the 200-node one).
 Per-run peer bounds (``--peer-timeout`` sets all three): --quick hbal 5 s,
@@ -62,6 +65,8 @@ PEER_BOUNDS = {"hbal": (5.0, 300.0), "hail": (2.0, 60.0), "hspace": (30.0, 300.0
 QUICK_SMALL = 100
 QUICK_BIG = 200
 HAIL_KINDS = ("alloc-drbd", "alloc-plain")
+#: hail's node-evacuate request: answers compared exactly (or by score), and timed.
+EVAC_KIND = "node-evac"
 
 Run = tuple[str, float, bool]  # output, seconds, timed out
 
@@ -201,7 +206,7 @@ def run_ours(
     """
     key: tuple[str, ...]
     for case in cases:
-        for kind in HAIL_KINDS:
+        for kind in (*HAIL_KINDS, EVAC_KIND):
             req = str(DATA / f"{case['case']}.{kind}.json")
             key = ("hail", str(case["case"]), kind)
             OURS[key] = _run([str(VENV_BIN / "hail"), req])
@@ -241,10 +246,17 @@ def _fmt_hbal(row: dict[str, object]) -> str:
 
 
 def _fmt_hail(row: dict[str, object]) -> str:
-    return (
+    line = (
         f"{'hail':<6} {row['case']:<18} {row['request']:<12} corral {row.get('corral_ms', '-'):>8}"
         f"  ganeti {row.get('ganeti_ms', '-'):>8}"
     )
+    if "same" in row:
+        line += (
+            "  same answer"
+            if row["same"]
+            else (f"  different: score {row.get('corral_score')} vs {row.get('ganeti_score')}")
+        )
+    return line
 
 
 def _fmt_hspace_row(hs: dict[str, object]) -> str:
@@ -298,7 +310,23 @@ def bench_hail(name: str, kind: str, peers: Peers) -> dict[str, object]:
         row["ganeti_ms"] = f">{psecs * 1000:.0f}" if timed_out else round(psecs * 1000, 1)
         row["ratio"] = secs / psecs
         row["ganeti_result"] = None if timed_out else _hail_answer(pout)
+    if kind == EVAC_KIND and row.get("ganeti_result") is not None:
+        row["same"] = row["corral_result"] == row["ganeti_result"]
+        if not row["same"]:
+            row["corral_score"] = _evac_score(name, row["corral_result"])
+            row["ganeti_score"] = _evac_score(name, row["ganeti_result"])
     return row
+
+
+def _evac_score(name: str, result: object) -> float | None:
+    """The touched groups' total score once a node-evacuate answer's moves are applied."""
+    from corral_htools.evacuate import scores_after  # the bench runs in corral's venv
+    from corral_htools.ialloc import parse_request
+
+    if not isinstance(result, list) or not result:
+        return None
+    cluster, _req = parse_request((DATA / f"{name}.{EVAC_KIND}.json").read_text())
+    return round(sum(scores_after(cluster, result[0]).values()), 8)
 
 
 def _parse_hspace(out: str) -> dict[str, int] | None:
@@ -389,7 +417,7 @@ def _queue_peers(
         argv = [str(GANETI_BIN / "hbal"), *_hbal_argv(case)]
         peers.submit(("hbal", str(case["case"])), argv, bounds["hbal"])
     for case in cases:
-        for kind in HAIL_KINDS:
+        for kind in (*HAIL_KINDS, EVAC_KIND):
             req = str(DATA / f"{case['case']}.{kind}.json")
             peers.submit(("hail", str(case["case"]), kind), [str(GANETI_HAIL), req], bounds["hail"])
 
@@ -418,7 +446,7 @@ def main() -> int:
     shelltest_run = None if args.no_shelltests else side.submit(shelltests)
     print(f"peer bounds (s): {bounds}, {jobs} peer jobs", flush=True)
     print(HBAL_HEADER)
-    print(f"{'hail':<6} {'case':<18} {'request':<12} allocate latency (ms)")
+    print(f"{'hail':<6} {'case':<18} {'request':<12} latency (ms); node-evac: Ganeti's answer?")
     print(
         f"{'hspace':<6} {'case':<18} {'nodes':>5} | standard / tiered instances allocated"
         " (capacity checks on), time",
@@ -431,6 +459,7 @@ def main() -> int:
     hail_rows = report.ordered(
         [("hail", str(c["case"]), kind) for c in cases for kind in HAIL_KINDS]
     )
+    evac_rows = report.ordered([("hail", str(c["case"]), EVAC_KIND) for c in cases])
     hs_rows = report.ordered([("hspace", str(c["case"])) for c in hs_cases])
     worse = len(
         [
@@ -479,6 +508,21 @@ def main() -> int:
         "hail_requests_peer_timed_out": sum(
             1 for h in hail_rows if str(h.get("ganeti_ms", "")).startswith(">")
         ),
+        "hail_evac_compared": sum(1 for h in evac_rows if "same" in h),
+        "hail_evac_same_answer": sum(1 for h in evac_rows if h.get("same")),
+        "hail_evac_score_worse": sum(1 for h in evac_rows if _evac_worse(h)),
+        "hail_evac_time_ratio_200plus": _geomean(
+            [
+                float(str(h["ratio"]))
+                for h in evac_rows
+                if int(str(h["nodes"])) >= 200 and "ratio" in h
+            ]
+        ),
+        "hail_evac_time_ratio_200plus_is_upper_bound": any(
+            str(h.get("ganeti_ms", "")).startswith(">")
+            for h in evac_rows
+            if int(str(h["nodes"])) >= 200
+        ),
         "hspace_cases": len(hs_rows),
         "hspace_cases_compared": sum(1 for r in hs_rows if isinstance(r.get("ganeti"), dict)),
         "hspace_worse": hs_worse,
@@ -490,6 +534,14 @@ def main() -> int:
     }
     print(json.dumps(summary))
     return 0
+
+
+def _evac_worse(row: dict[str, object]) -> bool:
+    """A node-evacuate answer that differs from Ganeti's and scores worse."""
+    ours, theirs = row.get("corral_score"), row.get("ganeti_score")
+    if row.get("same", True) or not isinstance(theirs, float):
+        return False
+    return not isinstance(ours, float) or ours > theirs + 1e-8
 
 
 def _time_ratio(rows: list[dict[str, object]]) -> float | None:

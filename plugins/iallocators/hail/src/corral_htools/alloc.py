@@ -402,7 +402,7 @@ def _sync(cluster: Cluster, st: GroupState) -> None:
     st.to_cluster_nodes()
 
 
-def _group_of(cluster: Cluster, inst: Instance) -> Group:
+def group_of(cluster: Cluster, inst: Instance) -> Group:
     node = next(n for n in cluster.nodes if n.name == inst.pnode)
     group = cluster.group_by_uuid(node.group)
     assert group is not None
@@ -424,7 +424,7 @@ def relocate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, 
         return False, f"Request failed: instance {req.name} not found", []
     from corral_htools.balance import evaluate_kind  # hbal's search: not needed to allocate
 
-    group = _group_of(cluster, inst)
+    group = group_of(cluster, inst)
     st = group_state(cluster, group.uuid, opts.model)
     i = st.inst_index[inst.name]
     ev = Evaluator(st)
@@ -457,124 +457,6 @@ def relocate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, 
     return True, "Request successful: success", [st.nodes[t].name]
 
 
-def _evacuate_one(
-    cluster: Cluster, st: GroupState, i: int, mode: str, opts: AllocOptions, avoid: set[int]
-) -> tuple[list[str], list[dict[str, Any]]] | str:
-    """Move instance ``i`` off the nodes in ``avoid``; new nodes and opcodes, or why not."""
-    from corral_htools.balance import evaluate_kind
-
-    inst = st.instances[i]
-    soft = opts.model.ignore_soft_errors
-    ev = Evaluator(st)
-    idx = np.array([i])
-    p, s = int(st.pnode[i]), int(st.snode[i])
-    mask = np.ones(st.n, dtype=bool)
-    mask[list(avoid)] = False
-    # a new secondary's disks need their spindles (exclusive storage)
-    sp_fit = spindles_fit(st, inst.spindles)
-    short_of_spindles = False
-
-    def best(kind: MoveKind) -> tuple[float, int]:
-        nonlocal short_of_spindles
-        allowed = mask & sp_fit if kind is MoveKind.REPLACE_SECONDARY else mask
-        sc = evaluate_kind(ev, kind, idx, soft, allowed)[0]
-        if not np.isfinite(sc).any():
-            if kind is MoveKind.REPLACE_SECONDARY and not sp_fit[mask].all():
-                short_of_spindles = True
-            return np.inf, -1
-        t = int(np.argmin(sc))
-        return float(sc[t]), t
-
-    def no_solution() -> str:
-        if short_of_spindles:
-            return "No valid allocation solutions, failure reasons: FailSpindles"
-        return "No valid allocation solutions"
-
-    name = inst.name
-    ops: list[dict[str, Any]] = []
-    if inst.mirror_external:
-        _value, t = best(MoveKind.FAILOVER_TO_ANY)
-        if t < 0:
-            return "No valid allocation solutions"
-        st.move(i, t, -1)
-        ops = opcodes(MoveKind.FAILOVER_TO_ANY, name, st.nodes[t].name, inst.running)
-        return [st.nodes[t].name], ops
-    if not inst.mirror_internal or s < 0:
-        return f"Instance {name} has a non-mirrored disk template and cannot be evacuated"
-    if mode == "primary-only":
-        ok = evaluate_kind(ev, MoveKind.FAILOVER, idx, soft, None)[0]
-        if not np.isfinite(ok).any():
-            return "Failover not possible"
-        st.move(i, s, p)
-        return [st.nodes[s].name, st.nodes[p].name], opcodes(
-            MoveKind.FAILOVER, name, "", inst.running
-        )
-    if mode == "secondary-only":
-        _value, t = best(MoveKind.REPLACE_SECONDARY)
-        if t < 0:
-            return no_solution()
-        st.move(i, p, t)
-        return [st.nodes[p].name, st.nodes[t].name], opcodes(
-            MoveKind.REPLACE_SECONDARY, name, st.nodes[t].name, inst.running
-        )
-    # all: new secondary t1, failover onto it, new secondary t2
-    _value, t1 = best(MoveKind.REPLACE_SECONDARY)
-    if t1 < 0:
-        return no_solution()
-    st.move(i, p, t1)
-    ev.refresh()
-    st.move(i, t1, p)
-    ev.refresh()
-    _value, t2 = best(MoveKind.REPLACE_SECONDARY)
-    if t2 < 0:
-        st.move(i, p, s)
-        return no_solution()
-    st.move(i, t1, t2)
-    n1, n2 = st.nodes[t1].name, st.nodes[t2].name
-    ops = opcodes(MoveKind.REPLACE_SECONDARY, name, n1, inst.running)
-    ops += opcodes(MoveKind.FAILOVER, name, "", inst.running)
-    ops += opcodes(MoveKind.REPLACE_SECONDARY, name, n2, inst.running)
-    return [n1, n2], ops
-
-
-def evacuate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, str, list[Any]]:
-    """node-evacuate: move each instance off its primary/secondary as ``evac_mode`` says."""
-    moved: list[Any] = []
-    failed: list[Any] = []
-    jobs: list[Any] = []
-    for name in req.instances:
-        try:
-            inst = _find(cluster, name)
-        except KeyError:
-            failed.append([name, f"Instance {name} not found"])
-            continue
-        group = _group_of(cluster, inst)
-        st = group_state(cluster, group.uuid, opts.model)
-        i = st.inst_index[name]
-        p, s = int(st.pnode[i]), int(st.snode[i])
-        avoid = (
-            {p}
-            if req.evac_mode == "primary-only"
-            else {s}
-            if req.evac_mode == "secondary-only"
-            else {p, s}
-        )
-        avoid.discard(-1)
-        res = _evacuate_one(cluster, st, i, req.evac_mode, opts, avoid)
-        if isinstance(res, str):
-            failed.append([name, res])
-            continue
-        nodes, ops = res
-        _sync(cluster, st)
-        moved.append([name, group.name, nodes])
-        jobs.append(ops)
-    info = (
-        f"Request successful: {len(failed)} instances failed to move and "
-        f"{len(moved)} were moved successfully"
-    )
-    return True, info, [moved, failed, jobs]
-
-
 def change_group(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, str, list[Any]]:
     """change-group: re-create each instance's placement in the best target group."""
     moved: list[Any] = []
@@ -586,7 +468,7 @@ def change_group(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bo
         except KeyError:
             failed.append([name, f"Instance {name} not found"])
             continue
-        own = _group_of(cluster, inst)
+        own = group_of(cluster, inst)
         targets = (
             [g for g in cluster.groups if g.uuid in req.target_groups]
             if req.target_groups
@@ -625,11 +507,11 @@ def change_group(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bo
         s_new = best.nodes[1] if len(best.nodes) > 1 else ""
         ops: list[dict[str, Any]] = []
         if inst.mirror_internal:
-            ops += opcodes(MoveKind.REPLACE_SECONDARY, name, p_new, inst.running)
-            ops += opcodes(MoveKind.FAILOVER, name, "", inst.running)
-            ops += opcodes(MoveKind.REPLACE_SECONDARY, name, s_new, inst.running)
+            ops += opcodes(MoveKind.REPLACE_SECONDARY, name, p_new, True)
+            ops += opcodes(MoveKind.FAILOVER, name, "", True)
+            ops += opcodes(MoveKind.REPLACE_SECONDARY, name, s_new, True)
         else:
-            ops += opcodes(MoveKind.FAILOVER_TO_ANY, name, p_new, inst.running)
+            ops += opcodes(MoveKind.FAILOVER_TO_ANY, name, p_new, True)
         inst.pnode, inst.snode = p_new, s_new
         moved.append([name, best.group.name, best.nodes])
         jobs.append(ops)
@@ -665,7 +547,7 @@ def allocate_secondary(cluster: Cluster, req: Request, opts: AllocOptions) -> tu
         return False, f"Request failed: instance {req.name} not found", []
     from corral_htools.balance import evaluate_kind
 
-    group = _group_of(cluster, inst)
+    group = group_of(cluster, inst)
     st = group_state(cluster, group.uuid, opts.model)
     i = st.inst_index[inst.name]
     inst_drbd = Instance(**{**inst.__dict__, "template": "drbd"})
@@ -693,6 +575,8 @@ def allocate_secondary(cluster: Cluster, req: Request, opts: AllocOptions) -> tu
 
 def answer(cluster: Cluster, req: Request, opts: AllocOptions) -> dict[str, Any]:
     """Run a request and build the answer document."""
+    from corral_htools.evacuate import evacuate  # it builds on this module's helpers
+
     handlers = {
         "relocate": relocate,
         "node-evacuate": evacuate,

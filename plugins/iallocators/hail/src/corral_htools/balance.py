@@ -159,10 +159,15 @@ def _views_drbd(
     return views, checks, tv, np.asarray(new_p), np.asarray(new_s)
 
 
-def _prepare(
+def prepare_kind(
     ev: Evaluator, kind: MoveKind, idx: IArr, cols: IArr | None = None
 ) -> tuple[list[NodeView], list[NodeView], NodeView | None, Arr, IArr, IArr]:
-    """Views of ``kind`` for instances ``idx`` (targets ``cols``) and the tag/location change."""
+    """Views of ``kind`` for instances ``idx`` (targets ``cols``) and the tag/location change.
+
+    Returns the views (scored), the views only checked, the target's view
+    (or None), the extra score of tags and locations, and the new primary
+    and secondary index arrays.
+    """
     st = ev.state
     views, checks, target, new_p, new_s = _views_drbd(ev, kind, idx, cols)
     extra = np.zeros((len(idx), 1))
@@ -180,7 +185,7 @@ def evaluate_kind(
 ) -> Arr:
     """Scores of ``kind`` for instances ``idx`` (rows) and targets (columns); inf if invalid."""
     st = ev.state
-    views, checks, target, extra, _, _ = _prepare(ev, kind, idx)
+    views, checks, target, extra, _, _ = prepare_kind(ev, kind, idx)
     p = st.pnode[idx][:, None]
     s = st.snode[idx][:, None]
     if target is None:
@@ -213,7 +218,7 @@ def evaluate_kind(
 
 def bound_kind(ev: Evaluator, kind: MoveKind, idx: IArr) -> Arr:
     """Per instance of ``idx``, a lower bound of every score :func:`evaluate_kind` gives."""
-    views, _, target, extra, _, _ = _prepare(ev, kind, idx)
+    views, _, target, extra, _, _ = prepare_kind(ev, kind, idx)
     if target is None:
         low: Arr = np.asarray(ev.score_of(views, extra), dtype=np.float64).min(axis=1)
         return low
@@ -279,7 +284,7 @@ def cell_bound_kind(
     use (its own nodes, offline or disallowed nodes) are inf.
     """
     st = ev.state
-    views, _, target, extra, _, _ = _prepare(ev, kind, idx, cols)
+    views, _, target, extra, _, _ = prepare_kind(ev, kind, idx, cols)
     assert target is not None
     low = cell_bound(ev, feats, [v for v in views if v is not target], target, extra, cols)
     t = (np.arange(st.n) if cols is None else cols)[None, :]
@@ -292,7 +297,7 @@ def cell_bound_kind(
 
 def drift_kind(ev: Evaluator, feats: Features, kind: MoveKind, idx: IArr, prev: Snapshot) -> Arr:
     """Per instance of ``idx``, the least change of its untouched cells' scores since ``prev``."""
-    views, _, target, _, _, _ = _prepare(ev, kind, idx)
+    views, _, target, _, _, _ = prepare_kind(ev, kind, idx)
     assert target is not None
     return drift(ev, feats, [v for v in views if v is not target], target, prev)
 

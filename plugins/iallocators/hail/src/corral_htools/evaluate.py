@@ -96,6 +96,8 @@ class NodeView:
         self._rmem_hi: Arr | tuple[Arr, Arr] = self._rmem
         self.gain_p = False
         self.gain_s = False
+        #: the node gave up a role first (Ganeti then checks N+1 against that state)
+        self.lost = False
         #: the most the reserved memory can grow by (gaining a secondary)
         self.rmem_rise: Arr | float = 0.0
 
@@ -116,6 +118,7 @@ class NodeView:
 
     def lose_primary(self, v: InstVec) -> None:
         self._primary(v, -1.0)
+        self.lost = True
 
     def gain_primary(self, v: InstVec) -> None:
         self._primary(v, 1.0)
@@ -137,6 +140,7 @@ class NodeView:
         st = ev.state
         if lose_peer is not None:
             self._secondary(v, -1.0)
+            self.lost = True
             # row max of peers[idx] once peers[idx, lose_peer] drops by sec_mem
             at = st.peers[self.idx, lose_peer]
             dropped = at - v.sec_mem
@@ -513,50 +517,101 @@ class Evaluator:
         res: Arr = (q_rest + on * x * x) / n_on - ((s_rest + on * x) / n_on) ** 2
         return res
 
-    def valid(self, views: list[NodeView], idx: IArr, soft: bool) -> BArr:
-        """Hard (and unless ``soft`` is ignored, soft) constraints at every changed node.
+    def checks(
+        self,
+        views: list[NodeView],
+        idx: IArr,
+        soft: bool,
+        forced: BArr | None = None,
+        to_offline: bool = False,
+    ) -> list[tuple[str, BArr]]:
+        """Each constraint at the changed nodes, named by Ganeti's failure mode, in its order.
 
-        Moving an instance off an offline primary is forced, as in Ganeti: only
-        "does it fit at all" (memory, disk) is checked then, not N+1, ratios or tags.
+        The order is that of Ganeti's ``addPri``/``addSec`` for every view in
+        turn, so the first check a candidate fails names the reason Ganeti
+        reports. Moving an instance off an offline primary is forced, as in
+        Ganeti: only "does it fit at all" (memory, disk) is checked then, not
+        N+1, ratios or tags. ``forced`` (per instance row) overrides that
+        rule: Ganeti forces a new secondary when the old one is offline.
+        Targets must be online unless ``to_offline`` (Ganeti's evacuation
+        fails an instance over to a drained secondary if it fits there; an
+        offline one has nothing to offer).
         """
         st = self.state
-        ok: BArr | bool = True
+        out: list[tuple[str, BArr]] = []
         mem_run = st.mem[idx][:, None] * st.running[idx][:, None]
         mem_notoff = st.mem[idx][:, None] * ~st.inst_offline[idx][:, None]
         local = st.local[idx][:, None]
         sec_mem = st.sec_mem[idx][:, None]
-        forced = (
-            st.offline[np.clip(st.pnode[idx], 0, None)][:, None] & (st.pnode[idx] >= 0)[:, None]
-        )
+        if forced is None:
+            on_p = st.pnode[idx] >= 0
+            forced = (st.offline[np.clip(st.pnode[idx], 0, None)] & on_p)[:, None]
         relaxed = forced | soft
         for v in views:
-            old_fail = self.fail[v.idx]
-            new_fail = v.q["fmem"] <= v.rmem
-            n1_ok = relaxed | old_fail | ~new_fail
+            if not (v.gain_p or v.gain_s):
+                continue
+            # "already failing N+1" is judged, as in Ganeti, on the node once it
+            # gave up its role in the move (if any), before it gains the new one
+            if v.lost:
+                before = v.q["fmem"] + (mem_run if v.gain_p else 0.0)
+                old_fail = before <= v.rmem_lo
+            else:
+                old_fail = self.fail[v.idx]
+            n1_ok = relaxed | old_fail | ~(v.q["fmem"] <= v.rmem)
+            # Ganeti gives an offline node no resources (a drained one keeps them):
+            # its first check fails
+            online = st.online[v.idx] | (to_offline & (st.t_mem[v.idx] > 0))
             if v.gain_p:
-                ok = ok & st.online[v.idx]
-                ok = ok & ((mem_run <= 0) | (v.q["fmem"] > 0))
-                # a stopped instance must fit too, once started ("forthcoming" memory)
-                ok = ok & ((mem_notoff <= 0) | (v.q["fmem_f"] > 0))
-                ok = ok & (~local | (v.q["fdsk"] > 0))
-                ok = ok & n1_ok
+                out.append(("FailMem", online))
+                # Ganeti refuses a node without free memory even for a stopped instance
+                out.append(("FailMem", v.q["fmem"] > 0))
+                out.append(("FailDisk", ~local | (v.q["fdsk"] > 0)))
+                out.append(("FailDisk", relaxed | (v.q["spin"] <= st.hi_spindles[v.idx])))
+                out.append(("FailMem", n1_ok))
+                out.append(("FailCPU", relaxed | (v.q["ucpu"] <= st.hi_cpu[v.idx])))
                 if st.has_xtags:
                     clash = (
                         st.xtags[idx].astype(np.float64) @ self.ptag_any.T.astype(np.float64)
                     ) > 0
-                    ok = ok & (relaxed | ~self._gather(clash, v.idx))
-                ok = ok & (relaxed | (v.q["ucpu"] <= st.hi_cpu[v.idx]))
-                ok = ok & (relaxed | (v.q["spin"] <= st.hi_spindles[v.idx]))
+                    out.append(("FailTags", relaxed | ~self._gather(clash, v.idx)))
+                # a stopped instance must fit too, once started ("forthcoming" memory);
+                # like Ganeti's forthcoming checks, not when forced
+                out.append(("FailMem", relaxed | (mem_notoff <= 0) | (v.q["fmem_f"] > 0)))
             if v.gain_s:
-                ok = ok & st.online[v.idx]
-                ok = ok & (v.q["fdsk"] > 0)
+                out.append(("FailDisk", online))
+                out.append(("FailDisk", v.q["fdsk"] > 0))
+                out.append(("FailDisk", relaxed | (v.q["spin"] <= st.hi_spindles[v.idx])))
                 # room to fail the instance over is a soft check (Ganeti's hail
                 # relocates onto a crowded secondary with --ignore-soft-errors)
-                ok = ok & (relaxed | (sec_mem < v.q["fmem"]))
-                ok = ok & (relaxed | (sec_mem < v.q["fmem_f"]))
-                ok = ok & (relaxed | old_fail | ~new_fail)
-                ok = ok & (relaxed | (v.q["spin"] <= st.hi_spindles[v.idx]))
+                out.append(("FailMem", relaxed | (sec_mem < v.q["fmem"])))
+                out.append(("FailMem", n1_ok))
+                out.append(("FailMem", relaxed | (sec_mem < v.q["fmem_f"])))
+        return out
+
+    def valid(
+        self, views: list[NodeView], idx: IArr, soft: bool, forced: BArr | None = None
+    ) -> BArr:
+        """Whether every constraint of :meth:`checks` holds."""
+        ok: BArr | bool = True
+        for _mode, good in self.checks(views, idx, soft, forced):
+            ok = ok & good
         return np.asarray(ok, dtype=bool)
+
+    def failures(
+        self,
+        views: list[NodeView],
+        idx: IArr,
+        soft: bool,
+        forced: BArr | None = None,
+        to_offline: bool = False,
+    ) -> NDArray[np.str_]:
+        """Per candidate, the failure mode of the first check it fails ("" where none)."""
+        found = self.checks(views, idx, soft, forced, to_offline)
+        shape = np.broadcast_shapes(*(np.shape(good) for _m, good in found)) if found else ()
+        res = np.full(shape, "", dtype="<U12")
+        for mode, good in reversed(found):
+            res = np.where(good, res, mode)
+        return res
 
     @staticmethod
     def _gather(matrix: BArr, idx: IArr) -> BArr:
@@ -609,6 +664,7 @@ class Evaluator:
         unmet = desired @ (~st.loc_onehot).T.astype(np.float64)
         rows = np.arange(len(idx))
         old += want * unmet[rows, pn]
+        old *= st.online[pn]  # a score of the primary: offline ones count nothing
         new_p_b, new_s_b = np.broadcast_arrays(new_p, new_s)
         new = np.where(
             (new_s_b >= 0) & real[:, None],
@@ -616,6 +672,7 @@ class Evaluator:
             False,
         ).astype(np.float64)
         new += want[:, None] * unmet[rows[:, None], new_p_b]
+        new *= st.online[new_p_b]
         delta = new - old[:, None]
         if self.loc_excl is not None:
             delta = delta + self._loc_excl_delta(idx, new_p_b)

@@ -126,8 +126,10 @@ def parse_ipolicy(obj: Any) -> IPolicy:
 
 def _node(name: str, obj: dict[str, Any], static_mem: int | None) -> Node:
     w = f"node '{name}': "
-    offline = bool(_get(obj, "offline", bool, w)) or bool(_get(obj, "drained", bool, w))
-    offline = offline or not bool(obj.get("vm_capable", True))
+    # as in Ganeti's loader: a node that is not live has no resources; a drained
+    # one keeps them (instances may stay or fail over there) but takes nothing new
+    drained = bool(_get(obj, "drained", bool, w))
+    offline = bool(_get(obj, "offline", bool, w)) or not bool(obj.get("vm_capable", True))
     group = _get(obj, "group", str, w)
     nd = _opt(obj, "ndparams", {})
     tags = list(_opt(obj, "tags", []))
@@ -165,6 +167,8 @@ def _node(name: str, obj: dict[str, Any], static_mem: int | None) -> Node:
         excl_stor=excl,
         free_spindles=int(_opt(obj, "free_spindles", 0)),
         nos_cpu=int(_opt(obj, "reserved_cpus", 1)),
+        offline=drained,
+        drained=drained,
     )
 
 

@@ -382,15 +382,21 @@ class GroupState:
         return res
 
     def location_conflicts(self) -> FloatArr:
-        """Per instance: primary and secondary share a failure domain, or desire unmet."""
+        """Per instance: primary and secondary share a failure domain, or desire unmet.
+
+        As in Ganeti, where this is a score of the primary node, an instance
+        on an offline primary counts for nothing.
+        """
         m = self.m
         out = np.zeros(m)
         if not self.has_locations:
             return out
         pn, sn = self.pnode, self.snode
-        both = (pn >= 0) & (sn >= 0) & self.real
+        live = (pn >= 0) & self.real
+        live &= self.online[np.clip(pn, 0, None)]
+        both = live & (sn >= 0)
         out[both] += self.same_loc[pn[both], sn[both]]
-        want = self.has_desired & (pn >= 0) & self.real
+        want = self.has_desired & live
         if want.any():
             out[want] += (self.desired[want] & ~self.loc_onehot[pn[want]]).sum(axis=1)
         return out
