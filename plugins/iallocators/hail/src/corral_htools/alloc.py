@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from corral_htools.capacity import CapacityCheck
+from corral_htools.evaluate import FAIL_CODE
+from corral_htools.evaluate import FAIL_MODES
 from corral_htools.evaluate import Evaluator
 from corral_htools.evaluate import NodeView
 from corral_htools.model import AllocPolicy
@@ -25,7 +27,6 @@ from corral_htools.model import Cluster
 from corral_htools.model import Group
 from corral_htools.model import Instance
 from corral_htools.moves import MoveKind
-from corral_htools.moves import opcodes
 from corral_htools.policy import policy_failure
 from corral_htools.state import GroupState
 from corral_htools.state import Options
@@ -47,6 +48,19 @@ if TYPE_CHECKING:
 
 _POLICY_RANK = {AllocPolicy.PREFERRED: 0, AllocPolicy.LAST_RESORT: 1, AllocPolicy.UNALLOCABLE: 2}
 
+
+#: Ganeti's FailMode enumeration, the order its failure counts are listed in.
+GANETI_FAIL_ORDER = (
+    "FailMem",
+    "FailDisk",
+    "FailCPU",
+    "FailN1",
+    "FailTags",
+    "FailMig",
+    "FailDiskCount",
+    "FailSpindles",
+    "FailInternal",
+)
 
 #: Candidates (best first) tried against the global capacity check before giving up.
 CAPACITY_TRIES = 64
@@ -72,6 +86,8 @@ class GroupResult:
     failures: Counter[str]
     #: set on exclusive-storage groups, which rank by it instead of the score
     lost: Lost | None = None
+    #: the group could not be tried at all (Ganeti: "Not enough online nodes")
+    error: str = ""
 
     def rank(self) -> tuple[int, int, Any]:
         """Sort key among groups: policy, then score (dedicated groups: lost allocations)."""
@@ -79,7 +95,12 @@ class GroupResult:
         return (policy, 0, self.score) if self.lost is None else (policy, 1, self.lost)
 
     def describe(self) -> str:
-        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.failures.items()))
+        if self.error:
+            return f"Group {self.group.name}: error {self.error}"
+        # in the order of Ganeti's failure modes (others, such as FailNetwork, after them)
+        order = {name: k for k, name in enumerate(GANETI_FAIL_ORDER)}
+        ranked = sorted(self.failures.items(), key=lambda kv: (order.get(kv[0], 99), kv[0]))
+        reasons = ", ".join(f"{k}: {v}" for k, v in ranked)
         head = f"Group {self.group.name} ({self.group.alloc_policy.value})"
         if not self.nodes:
             return f"{head}: No valid allocation solutions, failure reasons: {reasons or 'none'}"
@@ -120,42 +141,6 @@ def spindles_fit(st: GroupState, spindles: int | None) -> BArr:
     return res
 
 
-def _reasons(
-    st: GroupState, ev: Evaluator, views: list[NodeView], i: int, soft: bool
-) -> dict[str, BArr]:
-    """Per failure kind, the candidate cells failing it (Ganeti's FailMem, FailDisk...)."""
-    out: dict[str, BArr] = {}
-    excl = _exclusive(st)
-    sp_fit = spindles_fit(st, st.instances[i].spindles) if excl.any() else None
-    has_disks = not bool(st.diskless[i])  # every disk template, not only LVM-backed ones
-    mem_run = st.mem[i] * st.running[i]
-    local = bool(st.local[i])
-    for v in views:
-        old_fail = ev.fail[v.idx]
-        new_fail = v.q["fmem"] <= v.rmem
-        parts: dict[str, Any] = {}
-        if v.gain_p:
-            parts["FailMem"] = (mem_run > 0) & (v.q["fmem"] <= 0)
-            parts["FailDisk"] = local & (v.q["fdsk"] <= 0)
-            if not soft:
-                parts["FailCPU"] = v.q["ucpu"] > st.hi_cpu[v.idx]
-            if st.has_xtags and not soft:
-                clash = (st.xtags[i].astype(np.float64) @ ev.ptag_any.T.astype(np.float64)) > 0
-                parts["FailTags"] = clash[v.idx]
-        if v.gain_s:
-            parts["FailMem"] = parts.get("FailMem", False) | (st.sec_mem[i] >= v.q["fmem"])
-            parts["FailDisk"] = parts.get("FailDisk", False) | (v.q["fdsk"] <= 0)
-        parts["FailN1"] = new_fail & ~old_fail
-        if not soft:
-            # exclusive storage: real spindles instead of the oversubscribed spindle use
-            parts["FailSpindles"] = (v.q["spin"] > st.hi_spindles[v.idx]) & ~excl[v.idx]
-        if sp_fit is not None and has_disks and (v.gain_p or v.gain_s):
-            parts["FailSpindles"] = parts.get("FailSpindles", False) | ~sp_fit[v.idx]
-        for k, m in parts.items():
-            out[k] = out.get(k, False) | m
-    return out
-
-
 def _evaluate_new(
     st: GroupState, i: int, required: int, soft: bool, allowed: BArr
 ) -> tuple[Arr, BArr, Counter[str], BArr]:
@@ -173,29 +158,36 @@ def _evaluate_new(
         cand = (
             (p != s) & allowed[:, None] & allowed[None, :] & st.online[:, None] & st.online[None, :]
         )
-        loc = st.same_loc[p, s].astype(np.float64) if st.has_locations else np.zeros((n, n))
+        extra = ev.arrival_delta(i, p, s)
     else:
         p = np.arange(n)[None, :]
         pv = NodeView(ev, p)
         pv.gain_primary(v)
         views = [pv]
         cand = (allowed & st.online)[None, :]
-        loc = np.zeros((1, n))
-    if st.has_locations and st.has_desired[i]:
-        unmet = (st.desired[i] & ~st.loc_onehot).sum(axis=1)
-        loc = loc + unmet[p]
-    scores = ev.score_of(views, loc)
-    reasons = _reasons(st, ev, views, i, soft)
-    bad: BArr = np.zeros(np.broadcast_shapes(scores.shape, cand.shape), dtype=bool)
-    counts: Counter[str] = Counter()
-    for name in ("FailMem", "FailDisk", "FailCPU", "FailN1", "FailTags", "FailSpindles"):
-        if name not in reasons:
-            continue
-        hit = np.broadcast_to(reasons[name], bad.shape) & ~bad & cand
-        if hit.any():
-            counts[name] += int(hit.sum())
-        bad |= hit
-    ok = cand & ~bad
+        extra = ev.arrival_delta(i, p, None)
+    scores = ev.score_of(views, extra)
+    # Ganeti counts each candidate once, by the first check it fails: the
+    # primary's (addPri), then the secondary's (addSec)
+    idx = np.array([i])
+    relaxed = np.zeros((1, 1), dtype=bool)
+    codes = ev.failure_codes(views[:1], idx, soft, relaxed)
+    spindles = FAIL_CODE["FailSpindles"]
+    if _exclusive(st).any() and not bool(st.diskless[i]):
+        # exclusive storage: the disks need real, free spindles
+        fit = spindles_fit(st, st.instances[i].spindles)
+        codes = np.where((codes == 0) & ~fit[p], np.int8(spindles), codes)
+    if len(views) > 1:
+        second = ev.failure_codes(views[1:], idx, soft, relaxed)
+        if _exclusive(st).any() and not bool(st.diskless[i]):
+            second = np.where((second == 0) & ~fit[s], np.int8(spindles), second)
+        codes = np.where(codes == 0, second, codes)
+    codes = np.broadcast_to(codes, np.broadcast_shapes(scores.shape, cand.shape))
+    tally = np.bincount(codes[cand], minlength=len(FAIL_MODES))
+    counts: Counter[str] = Counter(
+        {FAIL_MODES[k]: int(c) for k, c in enumerate(tally.tolist()) if k and c}
+    )
+    ok = cand & (codes == 0)
     scores = np.where(ok, scores, np.inf)
     return scores, ok, counts, cand
 
@@ -239,8 +231,10 @@ def allocate_in_group(
     if new.networks and not set(new.networks) <= set(group.networks):
         return GroupResult(group, np.inf, [], 0, Counter({"FailNetwork": 1})), None
     required = 2 if new.required_nodes >= 2 or inst.mirror_internal else 1
-    if int(allowed.sum()) < required:
-        return GroupResult(group, np.inf, [], 0, Counter()), None
+    if int((allowed & st.online).sum()) < required:
+        # Ganeti's words: one node needed and none there, or too few for a pair
+        error = "No online nodes" if required == 1 else "Not enough online nodes"
+        return GroupResult(group, np.inf, [], 0, Counter(), error=error), None
     broken = None if soft else policy_failure(inst, st.policy, dedicated)
     if broken is not None:
         # Ganeti checks the policy on each candidate: every one fails the same way
@@ -251,9 +245,23 @@ def allocate_in_group(
     successes = int(ok.sum())
     if successes == 0:
         return GroupResult(group, np.inf, [], 0, counts), None
-    # a non-mirrored instance cannot move anyway: the capacity check is about failovers
-    checked = not opts.no_capacity_checks and (inst.mirror_internal or inst.mirror_external)
-    before = CapacityCheck(st) if checked else None
+    before = None
+    mirrored = inst.mirror_internal or inst.mirror_external
+    if not opts.no_capacity_checks and not dedicated:
+        # Ganeti only accepts allocations that leave the group globally N+1
+        # redundant (hail(1)): in a group that is not, every candidate fails
+        in_group = np.array([nd.group == group.uuid for nd in st.nodes], dtype=bool)
+        before = CapacityCheck(st, in_group)
+        if before.failing:
+            counts["FailN1"] += successes
+            return GroupResult(group, np.inf, [], 0, counts), None
+        # a non-mirrored instance cannot move anyway: the check is about failovers
+        if not mirrored:
+            before = None
+    elif not opts.no_capacity_checks and mirrored:
+        # exclusive storage: Ganeti ranks by lost allocations and lets a
+        # placement through that leaves the group no worse off
+        before = CapacityCheck(st)
     tries = min(successes, CAPACITY_TRIES if before is not None else 1)
     lost: dict[int, Lost] = {}
     if dedicated:
@@ -266,7 +274,7 @@ def allocate_in_group(
         row, col = divmod(flat, scores.shape[1])
         p, s = (row, col) if required == 2 else (col, -1)
         st.move(i, p, s)
-        if before is None or before.failing_after(i) <= before.failing:
+        if before is None or before.failing_after(i) <= (before.failing if dedicated else 0):
             names = [st.nodes[p].name] + ([st.nodes[s].name] if s >= 0 else [])
             value = float(scores.flat[int(flat)])
             res = GroupResult(group, value, names, successes, counts, lost.get(flat))
@@ -457,82 +465,21 @@ def relocate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, 
     return True, "Request successful: success", [st.nodes[t].name]
 
 
-def change_group(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, str, list[Any]]:
-    """change-group: re-create each instance's placement in the best target group."""
-    moved: list[Any] = []
-    failed: list[Any] = []
-    jobs: list[Any] = []
-    for name in req.instances:
-        try:
-            inst = _find(cluster, name)
-        except KeyError:
-            failed.append([name, f"Instance {name} not found"])
-            continue
-        own = group_of(cluster, inst)
-        targets = (
-            [g for g in cluster.groups if g.uuid in req.target_groups]
-            if req.target_groups
-            else [
-                g
-                for g in cluster.groups
-                if g.uuid != own.uuid and g.alloc_policy is not AllocPolicy.UNALLOCABLE
-            ]
-        )
-        from corral_htools.ialloc import NewInstance
-
-        new = NewInstance(
-            name=inst.name,
-            mem=inst.mem,
-            dsk=inst.dsk,
-            vcpus=inst.vcpus,
-            template=inst.template,
-            disks=inst.disks,
-            spindle_use=inst.spindle_use,
-            spindles=inst.spindles,
-            required_nodes=2 if inst.mirror_internal else 1,
-            tags=inst.tags,
-        )
-        results = [allocate_in_group(cluster, g, new, opts) for g in targets]
-        good = [r for r in results if r[0].nodes]
-        if not good:
-            reasons = Counter[str]()
-            for r, _ in results:
-                reasons.update(r.failures)
-            text = ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items()))
-            failed.append([name, f"No valid allocation solutions, failure reasons: {text}"])
-            continue
-        good.sort(key=lambda r: (_POLICY_RANK[r[0].group.alloc_policy], r[0].score))
-        best, _ = good[0]
-        p_new = best.nodes[0]
-        s_new = best.nodes[1] if len(best.nodes) > 1 else ""
-        ops: list[dict[str, Any]] = []
-        if inst.mirror_internal:
-            ops += opcodes(MoveKind.REPLACE_SECONDARY, name, p_new, True)
-            ops += opcodes(MoveKind.FAILOVER, name, "", True)
-            ops += opcodes(MoveKind.REPLACE_SECONDARY, name, s_new, True)
-        else:
-            ops += opcodes(MoveKind.FAILOVER_TO_ANY, name, p_new, True)
-        inst.pnode, inst.snode = p_new, s_new
-        moved.append([name, best.group.name, best.nodes])
-        jobs.append(ops)
-    info = (
-        f"Request successful: {len(failed)} instances failed to move and "
-        f"{len(moved)} were moved successfully"
-    )
-    return True, info, [moved, failed, jobs]
-
-
 def multi_allocate(
     cluster: Cluster, req: Request, opts: AllocOptions
 ) -> tuple[bool, str, list[Any]]:
+    """multi-allocate: the instances one after the other, each seeing the ones before.
+
+    As in Ganeti's hail, an instance that fits nowhere fails the whole
+    request, with its reasons (so the answer's failed list stays empty).
+    """
     allocated: list[Any] = []
     failed: list[Any] = []
     for new in req.new:
-        ok, _info, nodes = allocate(cluster, new, opts)
-        if ok:
-            allocated.append([new.name, nodes])
-        else:
-            failed.append(new.name)
+        ok, info, nodes = allocate(cluster, new, opts)
+        if not ok:
+            return False, info, []
+        allocated.append([new.name, nodes])
     info = (
         f"Request successful: {len(failed)} instances failed to allocate and "
         f"{len(allocated)} were allocated successfully"
@@ -575,7 +522,8 @@ def allocate_secondary(cluster: Cluster, req: Request, opts: AllocOptions) -> tu
 
 def answer(cluster: Cluster, req: Request, opts: AllocOptions) -> dict[str, Any]:
     """Run a request and build the answer document."""
-    from corral_htools.evacuate import evacuate  # it builds on this module's helpers
+    from corral_htools.evacuate import change_group  # they build on this module's helpers
+    from corral_htools.evacuate import evacuate
 
     handlers = {
         "relocate": relocate,

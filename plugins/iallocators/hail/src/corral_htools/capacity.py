@@ -165,16 +165,18 @@ class CapacityCheck:
     primary's or secondary's figures can change, so only those are redone.
     """
 
-    def __init__(self, st: GroupState) -> None:
+    def __init__(self, st: GroupState, scope: NDArray[np.bool_] | None = None) -> None:
+        """``scope``: the nodes that must be evacuable (Ganeti: the group's); default all."""
         self.st = st
         self.fig = _Figures(st)
         self.order = _node_order(st)
+        self.scope = np.ones(st.n, dtype=bool) if scope is None else scope
         self.ok: list[bool] = []
         #: per node k, the nodes whose check relied on k's figures
         self.relying: list[list[int]] = [[] for _ in range(st.n)]
         for j in range(st.n):
             ok, used = True, set[int]()
-            if self.fig.online[j]:
+            if self.fig.online[j] and self.scope[j]:
                 ok, used = _evacuate(st, j, self.order[j], self.fig)
             self.ok.append(ok)
             for k in used:
@@ -195,7 +197,7 @@ class CapacityCheck:
         redo = {p, *self.relying[p], *(self.relying[s] if s >= 0 else ())}
         count = self.failing
         for j in redo:
-            if not fig.online[j]:
+            if not (fig.online[j] and self.scope[j]):
                 continue
             order = self.order[j]
             if j == p:

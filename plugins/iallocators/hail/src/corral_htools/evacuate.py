@@ -24,6 +24,7 @@ the last candidate, or every refusing node.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from corral_htools.alloc import AllocOptions
+from corral_htools.alloc import allocate_in_group
 from corral_htools.alloc import group_of
 from corral_htools.alloc import spindles_fit
 from corral_htools.balance import BOUND_MARGIN
@@ -45,12 +47,15 @@ from corral_htools.moves import MoveKind
 from corral_htools.moves import opcodes
 from corral_htools.state import GroupState
 from corral_htools.state import group_state
+from corral_htools.state import migration_matrix
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from corral_htools.ialloc import Request
     from corral_htools.model import Cluster
+    from corral_htools.model import Group
+    from corral_htools.model import Instance
 
     Arr = NDArray[np.float64]
     BArr = NDArray[np.bool_]
@@ -382,3 +387,245 @@ def scores_after(cluster: Cluster, moved: list[Any]) -> dict[str, float]:
         new_s = st.node_index[nodes[1]] if len(nodes) > 1 else -1
         st.move(st.inst_index[name], st.node_index[nodes[0]], new_s)
     return {uuid: score(st) for uuid, st in sorted(states.items())}
+
+
+# ------------------------------------------------------------------ change-group
+
+
+def change_group(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, str, list[Any]]:
+    """change-group: each instance to the best other group, as Ganeti's hail moves it.
+
+    The group is the one where the instance would be allocated best (by
+    allocation policy, then score); there the instance is placed as a
+    change-all evacuation places it (:func:`_into_group`).
+    """
+    by_name = {inst.name: inst for inst in cluster.instances}
+    listed = [by_name[n] for n in req.instances if n in by_name]
+    leaving = {group_of(cluster, inst).uuid for inst in listed}
+    wanted = set(req.target_groups) if req.target_groups else {g.uuid for g in cluster.groups}
+    targets = [g for g in cluster.groups if g.uuid in wanted and g.uuid not in leaving]
+    search = AllocOptions(model=opts.model, no_capacity_checks=True)
+    moved: list[Any] = []
+    failed: list[Any] = []
+    jobs: list[Any] = []
+    for name in req.instances:
+        inst = by_name.get(name)
+        if inst is None:
+            failed.append([name, f"Instance {name} not found"])
+            continue
+        group = _best_group(cluster, inst, targets, search)
+        if isinstance(group, str):
+            failed.append([name, group])
+            continue
+        res = _into_group(cluster, inst, group, opts.model.ignore_soft_errors)
+        if isinstance(res, str):
+            failed.append([name, res])
+            continue
+        moved.append([name, group.name, res.names])
+        jobs.append(res.ops)
+    info = (
+        f"Request successful: {len(failed)} instances failed to move and "
+        f"{len(moved)} were moved successfully"
+    )
+    return True, info, [moved, failed, jobs]
+
+
+def _best_group(
+    cluster: Cluster, inst: Instance, targets: list[Group], opts: AllocOptions
+) -> Group | str:
+    """Where ``inst`` would be allocated best (Ganeti's findBestAllocGroup), or why nowhere."""
+    from corral_htools.ialloc import NewInstance
+
+    if not targets:
+        return "no groups for evacuation: no target group (other than the instances' own)"
+    new = NewInstance(
+        name=inst.name,
+        mem=inst.mem,
+        dsk=inst.dsk,
+        vcpus=inst.vcpus,
+        template=inst.template,
+        disks=inst.disks,
+        spindle_use=inst.spindle_use,
+        spindles=inst.spindles,
+        required_nodes=2 if inst.mirror_internal else 1,
+        tags=inst.tags,
+        status=inst.status,
+    )
+    results = [allocate_in_group(cluster, g, new, opts)[0] for g in targets]
+    good = sorted((r for r in results if r.nodes), key=lambda r: r.rank())
+    if not good:
+        return ", ".join(r.describe() for r in results)
+    return good[0].group
+
+
+@dataclass
+class _Arrived:
+    names: list[str]
+    ops: list[dict[str, Any]]
+
+
+def _into_group(cluster: Cluster, inst: Instance, group: Group, soft: bool) -> _Arrived | str:
+    """Ganeti's change-all evacuation of ``inst`` into ``group``; the cluster records follow.
+
+    A DRBD instance takes the best (primary, secondary) pair of the group
+    reached through Ganeti's three steps, a shared-storage one the best node;
+    the target group's score decides.
+    """
+    if inst.template == DiskTemplate.PLAIN:
+        return "Instances of type plain cannot be relocated"
+    if inst.template == DiskTemplate.FILE:
+        return "Instances of type file cannot be relocated"
+    src = group_state(cluster, group_of(cluster, inst).uuid, None)
+    j = src.inst_index[inst.name]
+    if inst.mirror_internal and src.snode[j] < 0:
+        return "Can't relocate/evacuate non-mirrored instances"
+    nodes = [n for n in cluster.nodes if n.group == group.uuid]
+    arriving = copy.copy(inst)
+    arriving.pnode = arriving.snode = ""
+    names = {n.name for n in nodes}
+    others = [i for i in cluster.instances if i.pnode in names]
+    dst = GroupState(cluster, nodes, [*others, arriving], cluster.policy_of(group), src.opts)
+    i = dst.m - 1
+    cols = np.flatnonzero(dst.online)
+    if inst.mirror_internal:
+        got = _drbd_into(src, j, dst, i, cols, soft)
+    else:
+        got = _shared_into(src, j, dst, i, cols, soft)
+    if isinstance(got, str):
+        return got
+    ops, t1, t2 = got
+    dst.move(i, t1, t2)
+    src.move(j, -1, -1)
+    src.to_cluster_nodes()
+    dst.to_cluster_nodes()
+    inst.pnode, inst.snode = arriving.pnode, arriving.snode
+    return _Arrived([dst.nodes[t].name for t in (t1, t2) if t >= 0], ops)
+
+
+def _migration_into(src: GroupState, p: int, dst: GroupState, cols: IArr) -> BArr:
+    """Whether the instance may migrate from ``p`` (source group) onto each of ``cols``."""
+    mig = migration_matrix(src.cluster, [src.nodes[p]], [dst.nodes[t] for t in cols])
+    return np.ones(len(cols), dtype=bool) if mig is None else mig[0]
+
+
+def _primary_gives_way(src: GroupState, j: int, soft: bool) -> str:
+    """Ganeti's check of the old primary becoming the secondary of a node outside its group."""
+    ev = Evaluator(src)
+    idx = np.array([j])
+    v = ev.inst_vec(idx)
+    p = int(src.pnode[j])
+    pv = NodeView(ev, np.array([[p]]))
+    pv.lose_primary(v)
+    pv.change_secondary(ev, v, None, np.array([[-1]]))
+    if src.offline[p]:
+        return ""
+    return str(ev.failures([pv], idx, soft, np.array([[False]]), to_offline=True)[0, 0])
+
+
+def _drbd_into(
+    src: GroupState, j: int, dst: GroupState, i: int, cols: IArr, soft: bool
+) -> tuple[list[dict[str, Any]], int, int] | str:
+    """The change-all pair search for a DRBD instance arriving in ``dst`` (see _drbd_all)."""
+    inst = src.instances[j]
+    ops: list[dict[str, Any]] = []
+    if len(cols) < 2:
+        return f"{_ALL_FAILED}: no nodes available"
+    if src.offline[src.pnode[j]]:
+        why = _step_failures(Evaluator(src), MoveKind.FAILOVER, j, soft, src.snode[j : j + 1])[0]
+        if why:
+            return f"{_ALL_FAILED}: Allocation failed: Failing over to the secondary: {why}"
+        src.move(j, int(src.snode[j]), int(src.pnode[j]))
+        ops += opcodes(MoveKind.FAILOVER, inst.name, "", MIGRATE)
+    p, s = int(src.pnode[j]), int(src.snode[j])
+    ev = Evaluator(dst)
+    idx = np.array([i])
+    v = ev.inst_vec(idx)
+    fits = spindles_fit(dst, inst.spindles)[cols]
+    # step 1: a new secondary (the future primary) for the primary outside
+    step1 = NodeView(ev, cols[None, :])
+    step1.change_secondary(ev, v, None, np.full((1, len(cols)), -1))
+    first = ev.failures([step1], idx, soft, _forced(src, s))[0]
+    first = np.where((first == "") & ~fits, "FailSpindles", first)
+    primary = ""
+    if src.fmem[p] <= 0:
+        primary = "FailMem"
+    elif src.local[j] and src.fdsk[p] <= 0:
+        primary = "FailDisk"
+    first = np.where(first == "", primary, first)
+    # step 2: failover onto it (migration, its new primary role, then the old primary)
+    pri = NodeView(ev, cols[None, :])
+    pri.gain_primary(v)
+    pri.lost = True  # it held the secondary a moment before (see _step_failures)
+    second = ev.failures([pri], idx, soft, _forced(src, p), to_offline=True)[0]
+    second = np.where(second == "", _primary_gives_way(src, j, soft), second)
+    second = np.where(_migration_into(src, p, dst, cols), second, "FailMig")
+    rows = cols[(first == "") & (second == "")]
+    best = _best_arrival(ev, i, soft, rows, cols, fits)
+    if best is None:
+        if first[-1]:
+            why = f"Changing secondary to new primary: {first[-1]}"
+        elif second[-1]:
+            why = f"Failing over to new primary: {second[-1]}"
+        else:
+            sec = NodeView(ev, cols[None, -2:-1])
+            sec.change_secondary(ev, v, None, cols[None, -1:])
+            mode = str(ev.failures([sec], idx, soft, np.array([[False]]))[0, 0])
+            why = f"Changing secondary to final secondary: {mode or 'FailSpindles'}"
+        if ops:
+            src.move(j, s, p)
+        return f"{_ALL_FAILED}: Allocation failed: {why}"
+    t1, t2 = best
+    name = inst.name
+    ops += opcodes(MoveKind.REPLACE_SECONDARY, name, dst.nodes[t1].name, MIGRATE)
+    ops += opcodes(MoveKind.FAILOVER, name, "", MIGRATE)
+    ops += opcodes(MoveKind.REPLACE_SECONDARY, name, dst.nodes[t2].name, MIGRATE)
+    return ops, t1, t2
+
+
+def _best_arrival(
+    ev: Evaluator, i: int, soft: bool, rows: IArr, cols: IArr, fits: BArr
+) -> tuple[int, int] | None:
+    """The best valid (primary, secondary) of ``rows`` x ``cols`` for arriving instance ``i``."""
+    if not len(rows):
+        return None
+    idx = np.full(len(rows), i)
+    v = ev.inst_vec(idx)
+    pri = NodeView(ev, rows[:, None])
+    pri.gain_primary(v)
+    sec = NodeView(ev, cols[None, :])
+    sec.change_secondary(ev, v, None, rows[:, None])
+    scores = ev.score_split([pri], sec, ev.arrival_delta(i, rows[:, None], cols[None, :]))
+    ok = ev.valid([sec], idx, soft, np.zeros((len(rows), 1), dtype=bool))
+    ok = ok & fits[None, :] & (rows[:, None] != cols[None, :])
+    scores = np.where(ok, scores, np.inf)
+    if not np.isfinite(scores).any():
+        return None
+    r, c = divmod(_last_best(scores.ravel()), len(cols))
+    return int(rows[r]), int(cols[c])
+
+
+def _shared_into(
+    src: GroupState, j: int, dst: GroupState, i: int, cols: IArr, soft: bool
+) -> tuple[list[dict[str, Any]], int, int] | str:
+    """A shared-storage instance to the best node of ``dst`` (Ganeti's evacOneNodeOnly)."""
+    inst = src.instances[j]
+    if not len(cols):
+        return f"{_NONE_GOOD}: "
+    p = int(src.pnode[j])
+    ev = Evaluator(dst)
+    idx = np.array([i])
+    v = ev.inst_vec(idx)
+    tv = NodeView(ev, cols[None, :])
+    tv.gain_primary(v)
+    fails = ev.failures([tv], idx, soft, _forced(src, p))[0]
+    fails = np.where(_migration_into(src, p, dst, cols), fails, "FailMig")
+    good = fails == ""
+    if not good.any():
+        names = [dst.nodes[t].name for t in cols]
+        why = "".join(f" Node {n} failed: {m};" for n, m in zip(names, fails, strict=True))
+        return f"{_NONE_GOOD}: {why}"
+    scores = ev.score_of([tv], ev.arrival_delta(i, cols[None, :], None))[0]
+    scores = np.where(good, scores, np.inf)
+    t = int(cols[_last_best(scores)])
+    ops = opcodes(MoveKind.FAILOVER_TO_ANY, inst.name, dst.nodes[t].name, MIGRATE)
+    return ops, t, -1

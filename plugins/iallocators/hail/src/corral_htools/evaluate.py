@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     IArr = NDArray[np.int64]
     BArr = NDArray[np.bool_]
 
+#: Ganeti's failure modes, as :meth:`Evaluator.failure_codes` numbers them ("" is none).
+FAIL_MODES = ("", "FailMem", "FailDisk", "FailCPU", "FailN1", "FailTags", "FailMig", "FailSpindles")
+FAIL_CODE = {name: k for k, name in enumerate(FAIL_MODES)}
+
 _ADDITIVE: tuple[str, ...] = ("fmem", "fmem_f", "fdsk", "fdsk_f", "ucpu", "ucpu_f", "pload")
 _ADDITIVE += ("dload", "spin", "spin_f", "pcnt", "cnt")
 
@@ -136,7 +140,11 @@ class NodeView:
     def change_secondary(
         self, ev: Evaluator, v: InstVec, lose_peer: IArr | None, gain_peer: IArr | None
     ) -> None:
-        """Lose and/or gain the secondary role for instances whose primary is the peer."""
+        """Lose and/or gain the secondary role for instances whose primary is the peer.
+
+        A gained peer of -1 is a primary outside the node set (an instance
+        arriving from another group).
+        """
         st = ev.state
         if lose_peer is not None:
             self._secondary(v, -1.0)
@@ -171,7 +179,12 @@ class NodeView:
         """Reserved memory after the change (built on first use: it may be (C, N))."""
         if self._rmem_gain is not None:
             peers, gain_peer, sec_mem = self._rmem_gain
-            self._rmem = np.maximum(self._rmem, peers[self.idx, gain_peer] + sec_mem)
+            if np.min(gain_peer) < 0:
+                # a primary outside this node set (another group) shares nothing yet
+                share = np.where(gain_peer >= 0, peers[self.idx, np.maximum(gain_peer, 0)], 0.0)
+            else:
+                share = peers[self.idx, gain_peer]
+            self._rmem = np.maximum(self._rmem, share + sec_mem)
             self._rmem_gain = None
         return self._rmem
 
@@ -597,6 +610,22 @@ class Evaluator:
             ok = ok & good
         return np.asarray(ok, dtype=bool)
 
+    def failure_codes(
+        self,
+        views: list[NodeView],
+        idx: IArr,
+        soft: bool,
+        forced: BArr | None = None,
+        to_offline: bool = False,
+    ) -> NDArray[np.int8]:
+        """Per candidate, the index in :data:`FAIL_MODES` of the first check it fails (0: none)."""
+        found = self.checks(views, idx, soft, forced, to_offline)
+        shape = np.broadcast_shapes(*(np.shape(good) for _m, good in found)) if found else ()
+        res = np.zeros(shape, dtype=np.int8)
+        for mode, good in reversed(found):
+            res = np.where(good, res, np.int8(FAIL_CODE[mode]))
+        return res
+
     def failures(
         self,
         views: list[NodeView],
@@ -606,11 +635,8 @@ class Evaluator:
         to_offline: bool = False,
     ) -> NDArray[np.str_]:
         """Per candidate, the failure mode of the first check it fails ("" where none)."""
-        found = self.checks(views, idx, soft, forced, to_offline)
-        shape = np.broadcast_shapes(*(np.shape(good) for _m, good in found)) if found else ()
-        res = np.full(shape, "", dtype="<U12")
-        for mode, good in reversed(found):
-            res = np.where(good, res, mode)
+        codes = self.failure_codes(views, idx, soft, forced, to_offline)
+        res: NDArray[np.str_] = np.asarray(FAIL_MODES)[codes]
         return res
 
     @staticmethod
@@ -678,6 +704,33 @@ class Evaluator:
             delta = delta + self._loc_excl_delta(idx, new_p_b)
         res: Arr = delta
         return res
+
+    def arrival_delta(self, i: int, new_p: IArr, new_s: IArr | None) -> Arr:
+        """Tag and location score terms of unplaced instance ``i`` arriving on (new_p, new_s).
+
+        ``new_p``/``new_s`` broadcast against each other. Exclusion tags count
+        where the instance becomes primary, locations as in
+        :meth:`location_delta`, and the pairs of location and exclusion tag
+        it shares with a primary already there.
+        """
+        st = self.state
+        on = st.online[new_p]
+        extra: Arr = WEIGHTS["pri_tags_score"] * self.tag_gain(np.array([i]), new_p)
+        if not st.has_locations:
+            return extra
+        loc: Arr | BArr = np.zeros(np.shape(new_p))
+        if new_s is not None:
+            loc = loc + st.same_loc[new_p, new_s]
+        if st.has_desired[i]:
+            unmet = (st.desired[i] & ~st.loc_onehot).sum(axis=1)
+            loc = loc + unmet[new_p]
+        extra = extra + loc * on
+        if self.loc_excl is not None and st.real[i]:
+            # a location already holding a primary with one of its exclusion tags
+            shared = (self.loc_excl >= 1).astype(np.float64) @ st.xtags[i].astype(np.float64)
+            per_node = st.loc_onehot.astype(np.float64) @ shared
+            extra = extra + per_node[new_p] * on
+        return extra
 
     def _loc_excl_delta(self, idx: IArr, new_p: IArr) -> Arr:
         st = self.state

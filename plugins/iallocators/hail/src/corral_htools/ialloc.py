@@ -69,6 +69,8 @@ class NewInstance:
     #: the disks' real spindles (exclusive storage); None when a disk does not say
     spindles: int | None = 0
     networks: list[str] = field(default_factory=list)
+    #: a new instance runs; an existing one placed anew (change-group) keeps its state
+    status: str = "running"
 
     def as_instance(self) -> Instance:
         return Instance(
@@ -76,7 +78,7 @@ class NewInstance:
             mem=self.mem,
             dsk=self.dsk,
             vcpus=self.vcpus,
-            status="running",
+            status=self.status,
             auto_balance=True,
             pnode="",
             snode="",

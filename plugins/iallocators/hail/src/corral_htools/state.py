@@ -96,20 +96,10 @@ class GroupState:
         self.has_locations = bool(all_locs)
         li = self.loc_onehot.astype(np.int64)
         self.same_loc = (li @ li.T) > 0
-        # migration tags: a node may take over instances of nodes whose tags it all has
-        mig_prefixes = [p + ":" for p in cluster.tag_prefixes("migration")]
-        mig = [{t for t in x.tags if any(t.startswith(p) for p in mig_prefixes)} for x in nodes]
-        # htools:allowmigration:X::Y: a node tagged Y accepts what a node tagged X would
-        allow = [v.split("::", 1) for v in cluster.tag_prefixes("allowmigration") if "::" in v]
-        extra = [{x for x, y in allow if y in set(node.tags)} for node in nodes]
-        accept = [m | e for m, e in zip(mig, extra, strict=True)]
-        if any(mig):
-            self.mig_ok = np.array([[a <= b for b in accept] for a in mig], dtype=bool).reshape(
-                n, n
-            )
-        else:  # no migration tags: every pair is fine (and hail's n x n would be slow)
-            self.mig_ok = np.ones((n, n), dtype=bool)
-        self.has_migration_tags = any(mig)
+        mig_ok = migration_matrix(cluster, nodes, nodes)
+        self.has_migration_tags = mig_ok is not None
+        # no migration tags: every pair is fine (and hail's n x n would be slow to build)
+        self.mig_ok = np.ones((n, n), dtype=bool) if mig_ok is None else mig_ok
         self._build_instances(instances)
 
     # ----------------------------------------------------------------- instances
@@ -433,6 +423,29 @@ class GroupState:
                 continue
             node.f_mem = round(self.fmem[j])
             node.f_dsk = round(self.fdsk[j])
+
+
+def migration_matrix(cluster: Cluster, src: list[Node], dst: list[Node]) -> BoolArr | None:
+    """Whether an instance may migrate from each of ``src`` to each of ``dst``; None: no tags.
+
+    A node may take over the instances of nodes whose migration tags it all
+    has; ``htools:allowmigration:X::Y`` lets a node tagged Y accept what a
+    node tagged X would.
+    """
+    prefixes = [p + ":" for p in cluster.tag_prefixes("migration")]
+
+    def classes(node: Node) -> set[str]:
+        return {t for t in node.tags if any(t.startswith(p) for p in prefixes)}
+
+    mig = [classes(x) for x in src]
+    if not any(mig) and not any(classes(x) for x in dst):
+        return None
+    allow = [v.split("::", 1) for v in cluster.tag_prefixes("allowmigration") if "::" in v]
+    accept = [classes(x) | {a for a, b in allow if b in set(x.tags)} for x in dst]
+    res: BoolArr = np.array([[a <= b for b in accept] for a in mig], dtype=bool).reshape(
+        len(src), len(dst)
+    )
+    return res
 
 
 def group_state(

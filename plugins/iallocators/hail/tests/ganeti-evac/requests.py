@@ -1,18 +1,20 @@
-"""Random node-evacuate requests, and the answers of Ganeti's hail to some of them.
+"""Random node-evacuate and change-group requests, and Ganeti's hail's answers to some.
 
-``random_request(rng)`` builds one IAllocator document: one or two groups of
-small nodes (some offline or drained; power-feed location and migration
-class tags), DRBD, plain, file and shared-storage instances (some stopped,
-some with exclusion tags), and a node-evacuate
-request for every instance on one node in one of the three modes. The
+``random_request(rng, kind)`` builds one IAllocator document: one or two
+groups of small nodes (some offline or drained; power-feed location and
+migration class tags), DRBD, plain, file and shared-storage instances (some
+stopped, some with exclusion tags), and either a node-evacuate request for
+every instance on one node in one of the three modes, or (two groups) a
+change-group request for up to three instances of the first group. The
 nodes' free memory and disk are what their instances leave, as a real
 cluster reports them.
 
-``python requests.py HAIL`` (re)writes ``NN.request.json`` and
-``NN.answer.json`` here: the answer is what Ganeti's hail binary ``HAIL``
-printed (run with ``--no-capacity-checks``, corral's answers do not depend on
-it for node-evacuate). test_evacuate.py checks corral's answers against them
-and, where Ganeti's hail is unpacked, against fresh requests.
+``python requests.py HAIL`` (re)writes ``NN.request.json``/``NN.answer.json``
+(node-evacuate) and ``cgNN.*`` (change-group) here: the answer is what
+Ganeti's hail binary ``HAIL`` printed (run with ``--no-capacity-checks``;
+corral's answers to these requests do not depend on it).
+test_evacuate.py checks corral's answers against them and, where Ganeti's
+hail is unpacked, against fresh requests.
 """
 
 from __future__ import annotations
@@ -72,9 +74,10 @@ _CLUSTER_TAGS = [
 ]
 
 
-def random_request(rng: random.Random) -> dict[str, Any]:
-    """One node-evacuate request document (see the module docstring)."""
-    groups = {f"g{k}": f"group-{k}" for k in range(rng.choice([1, 1, 2]))}
+def random_request(rng: random.Random, kind: str = "node-evacuate") -> dict[str, Any]:
+    """One node-evacuate or change-group request document (see the module docstring)."""
+    count = rng.choice([1, 1, 2])
+    groups = {f"g{k}": f"group-{k}" for k in range(2 if kind == "change-group" else count)}
     nodes: dict[str, dict[str, Any]] = {}
     for uuid in groups:
         for _ in range(rng.randint(3, 8)):
@@ -147,6 +150,13 @@ def random_request(rng: random.Random) -> dict[str, Any]:
             wanted.append(name)
     if rng.random() < 0.3:  # the node being evacuated has died
         nodes[node]["offline"] = True
+    request: dict[str, Any] = {"type": "node-evacuate", "evac_mode": mode, "instances": wanted}
+    if kind == "change-group":
+        # up to three instances of the first group, to any other group or to the second
+        leaving = sorted(n for n, i in instances.items() if nodes[i["nodes"][0]]["group"] == "g0")
+        picked = rng.sample(leaving, min(3, len(leaving)))
+        request = {"type": "change-group", "instances": picked}
+        request["target_groups"] = rng.choice([[], ["g1"]])
     return {
         "version": 2,
         "cluster_name": "c.example.com",
@@ -165,7 +175,7 @@ def random_request(rng: random.Random) -> dict[str, Any]:
         },
         "nodes": nodes,
         "instances": instances,
-        "request": {"type": "node-evacuate", "evac_mode": mode, "instances": wanted},
+        "request": request,
     }
 
 
@@ -181,10 +191,12 @@ def ganeti_answer(hail: str, request: dict[str, Any], path: Path) -> dict[str, A
 
 def main() -> int:
     hail = sys.argv[1]
-    for seed in range(GOLDEN):
-        request = random_request(random.Random(seed))
-        answer = ganeti_answer(hail, request, HERE / f"{seed:02d}.request.json")
-        (HERE / f"{seed:02d}.answer.json").write_text(json.dumps(answer, indent=1) + "\n")
+    for kind, prefix in (("node-evacuate", ""), ("change-group", "cg")):
+        for seed in range(GOLDEN):
+            request = random_request(random.Random(seed), kind)
+            name = f"{prefix}{seed:02d}"
+            answer = ganeti_answer(hail, request, HERE / f"{name}.request.json")
+            (HERE / f"{name}.answer.json").write_text(json.dumps(answer, indent=1) + "\n")
     return 0
 
 
