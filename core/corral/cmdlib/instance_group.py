@@ -55,9 +55,9 @@ def target_groups(cfg: o.ConfigData, names: list[str] | None, current: str) -> l
 
 
 async def choose_node(
-    lu: LogicalUnit, inst: o.Instance, groups: list[str], iallocator: str | None
+    lu: LogicalUnit, inst: o.Instance, groups: list[str], iallocator: str | None, copied: bool
 ) -> o.Node:
-    """A node in one of ``groups`` for ``inst``, by the allocator asked for."""
+    """A node in one of ``groups`` for ``inst`` (``copied``: its disks are copied there)."""
     cfg, master = lu.master.config, lu.master
     nodes = [n for n in cfg.nodes.values() if n.group in groups]
     live = await ic.node_info(master, nodes, inst.hypervisor)
@@ -77,6 +77,21 @@ async def choose_node(
         if not chosen:
             raise OpPrereqError(f"No node of the target groups can take {inst.name}: {why}")
         node_name = chosen[0]
+    elif copied:
+        # Ganeti's change-group only moves instances whose disks follow them
+        # (hail refuses plain and file ones); a copied instance is placed anew,
+        # on the target groups' nodes
+        spec = ia_request.instance_spec(cfg, inst)
+        data["request"] = {
+            "type": "allocate",
+            "name": inst.name,
+            **{k: spec[k] for k in ("disk_template", "tags", "os", "vcpus", "memory")},
+            **{k: spec[k] for k in ("spindle_use", "disks", "disk_space_total", "hypervisor")},
+            "nics": [],
+            "required_nodes": 1,
+            "restrict-to-nodes": [n.name for n in nodes],
+        }
+        node_name = (await ia_runner.run(name, data, master.registry))[0]
     else:
         data["request"] = {
             "type": "change-group",
@@ -115,10 +130,11 @@ async def relocate(
             f"Instance {inst.name} has mirrored disks ({inst.disk_template}): moving it to another"
             " group needs 'gnt-instance replace-disks', which corral lacks so far"
         )
-    node = await choose_node(lu, inst, groups, iallocator)
+    copied = not getattr(cls, "SHARED", False)
+    node = await choose_node(lu, inst, groups, iallocator, copied)
     running = await running_record(lu.master, inst) is not None
     await migration.check_target(lu, inst, node, False, running)
-    if not getattr(cls, "SHARED", False):
+    if copied:
         await instance_copy.move(lu, inst, node, 120, False)
     elif running and not failover:
         await migration.migrate(lu, inst, node, migration.live_mode(lu, inst, None, None))

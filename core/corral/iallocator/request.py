@@ -35,7 +35,8 @@ def disk_space(template: str, disks: list[dict[str, Any]]) -> int:
     return sizes
 
 
-def _instance(cfg: ConfigData, inst: Instance) -> dict[str, Any]:
+def instance_spec(cfg: ConfigData, inst: Instance) -> dict[str, Any]:
+    """An instance as the request's ``instances`` map describes it."""
     be = effective_beparams(cfg.cluster, inst)
     group = cfg.nodegroups.get(cfg.nodes[inst.primary_node].group)
     disks = [{"size": d.size, "mode": str(d.mode), "spindles": d.spindles} for d in inst.disks]
@@ -141,5 +142,5 @@ def cluster_data(
         "ipolicy": effective_ipolicy(cluster, None),
         "nodegroups": groups,
         "nodes": nodes,
-        "instances": {i.name: _instance(cfg, i) for i in cfg.instances.values()},
+        "instances": {i.name: instance_spec(cfg, i) for i in cfg.instances.values()},
     }
