@@ -493,36 +493,16 @@ def main() -> int:
         "corral_hbal_s_total": round(sum(float(str(r["corral_time"])) for r in rows), 2),
         "hail_alloc_ms_median_corral": _median([h.get("corral_ms") for h in hail_rows]),
         "hail_alloc_ms_median_ganeti": _median([h.get("ganeti_ms") for h in hail_rows]),
-        "hail_time_ratio_200plus": _geomean(
-            [
-                float(str(h["ratio"]))
-                for h in hail_rows
-                if int(str(h["nodes"])) >= 200 and "ratio" in h
-            ]
-        ),
-        "hail_time_ratio_200plus_is_upper_bound": any(
-            str(h.get("ganeti_ms", "")).startswith(">")
-            for h in hail_rows
-            if int(str(h["nodes"])) >= 200
-        ),
+        "hail_time_ratio_200plus": _hail_ratio(hail_rows)[0],
+        "hail_time_ratio_200plus_is_upper_bound": _hail_ratio(hail_rows)[1],
         "hail_requests_peer_timed_out": sum(
             1 for h in hail_rows if str(h.get("ganeti_ms", "")).startswith(">")
         ),
         "hail_evac_compared": sum(1 for h in evac_rows if "same" in h),
         "hail_evac_same_answer": sum(1 for h in evac_rows if h.get("same")),
         "hail_evac_score_worse": sum(1 for h in evac_rows if _evac_worse(h)),
-        "hail_evac_time_ratio_200plus": _geomean(
-            [
-                float(str(h["ratio"]))
-                for h in evac_rows
-                if int(str(h["nodes"])) >= 200 and "ratio" in h
-            ]
-        ),
-        "hail_evac_time_ratio_200plus_is_upper_bound": any(
-            str(h.get("ganeti_ms", "")).startswith(">")
-            for h in evac_rows
-            if int(str(h["nodes"])) >= 200
-        ),
+        "hail_evac_time_ratio_200plus": _hail_ratio(evac_rows)[0],
+        "hail_evac_time_ratio_200plus_is_upper_bound": _hail_ratio(evac_rows)[1],
         "hspace_cases": len(hs_rows),
         "hspace_cases_compared": sum(1 for r in hs_rows if isinstance(r.get("ganeti"), dict)),
         "hspace_worse": hs_worse,
@@ -534,6 +514,13 @@ def main() -> int:
     }
     print(json.dumps(summary))
     return 0
+
+
+def _hail_ratio(rows: list[dict[str, object]]) -> tuple[float | None, bool]:
+    """hail rows of 200 nodes and more: geometric mean time ratio, and whether a peer timed out."""
+    big = [h for h in rows if int(str(h["nodes"])) >= 200]
+    ratio = _geomean([float(str(h["ratio"])) for h in big if "ratio" in h])
+    return ratio, any(str(h.get("ganeti_ms", "")).startswith(">") for h in big)
 
 
 def _evac_worse(row: dict[str, object]) -> bool:

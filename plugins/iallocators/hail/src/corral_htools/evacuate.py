@@ -1,4 +1,4 @@
-"""hail's node-evacuate: instances leave their nodes as Ganeti's hail moves them.
+"""hail's node-evacuate and change-group: instances move as Ganeti's hail moves them.
 
 Ganeti's rules are kept, so that its answers and ours can be compared move
 by move. The nodes being evacuated (every listed instance's primary and/or
@@ -16,6 +16,9 @@ with the best score of its group:
 - a DRBD instance leaving its primary fails over; one leaving its secondary
   takes the best new secondary;
 - a shared-storage instance moves to the best node.
+
+change-group takes each instance to the group where it would be allocated
+best and places it there the same way, the target group's score deciding.
 
 Ties go to the last candidate in node order, as in Ganeti's fold. A failure
 is reported with Ganeti's words: the step and the first check that refused
@@ -169,12 +172,7 @@ def _step_failures(ev: Evaluator, kind: MoveKind, i: int, soft: bool, cols: IArr
         fails = ev.failures(views, idx, soft, _forced(st, s))[0]
         short = ~spindles_fit(st, st.instances[i].spindles)[cols]
         fails = np.where((fails == "") & short, "FailSpindles", fails)
-        primary = ""
-        if ev.q["fmem"][p] <= 0:
-            primary = "FailMem"
-        elif st.local[i] and ev.q["fdsk"][p] <= 0:
-            primary = "FailDisk"
-        return np.where(fails == "", primary, fails)
+        return np.where(fails == "", _primary_reread(st, i), fails)
     # Ganeti checks the migration, then the new primary (addPri), then the
     # old primary as the new secondary (not at all when it is offline)
     gaining = [v for v in views if v.gain_p]
@@ -189,6 +187,36 @@ def _step_failures(ev: Evaluator, kind: MoveKind, i: int, soft: bool, cols: IArr
     dst = np.array([s]) if kind is MoveKind.FAILOVER else cols
     fails = np.where(_migration_ok(st, p, dst), fails, "FailMig")
     return np.broadcast_to(fails, cols.shape)
+
+
+def _primary_reread(st: GroupState, i: int) -> str:
+    """Ganeti re-reads the primary after a new secondary: no memory or disk left fails.
+
+    That is always the case on an offline primary (a new secondary needs
+    the primary's data to copy).
+    """
+    p = int(st.pnode[i])
+    if st.fmem[p] <= 0:
+        return "FailMem"
+    if st.local[i] and st.fdsk[p] <= 0:
+        return "FailDisk"
+    return ""
+
+
+def _off_a_dead_primary(st: GroupState, i: int, soft: bool, ops: list[dict[str, Any]]) -> str:
+    """Ganeti first fails an instance on an offline primary over to its secondary.
+
+    The failover is applied to ``st`` and its opcodes added to ``ops``; a
+    refusal is returned in Ganeti's words ("" when all went well).
+    """
+    if not st.offline[st.pnode[i]]:
+        return ""
+    why = _step_failures(Evaluator(st), MoveKind.FAILOVER, i, soft, st.snode[i : i + 1])[0]
+    if why:
+        return f"{_ALL_FAILED}: Allocation failed: Failing over to the secondary: {why}"
+    st.move(i, int(st.snode[i]), int(st.pnode[i]))
+    ops += opcodes(MoveKind.FAILOVER, st.instances[i].name, "", MIGRATE)
+    return ""
 
 
 def _last_best(scores: Arr) -> int:
@@ -244,13 +272,9 @@ def _drbd_all(st: GroupState, i: int, soft: bool, avail: BArr) -> _Moved | str:
     cols = np.flatnonzero(avail)
     if len(cols) < 2:
         return f"{_ALL_FAILED}: no nodes available"
-    if st.offline[st.pnode[i]]:
-        # Ganeti first fails over to the secondary, then moves on from there
-        why = _step_failures(Evaluator(st), MoveKind.FAILOVER, i, soft, st.snode[i : i + 1])[0]
-        if why:
-            return f"{_ALL_FAILED}: Allocation failed: Failing over to the secondary: {why}"
-        st.move(i, int(st.snode[i]), int(st.pnode[i]))
-        ops += opcodes(MoveKind.FAILOVER, inst.name, "", MIGRATE)
+    why = _off_a_dead_primary(st, i, soft, ops)
+    if why:
+        return why
     p, s = int(st.pnode[i]), int(st.snode[i])
     ev = Evaluator(st)
     # steps 1 and 2 depend on the future primary only
@@ -530,12 +554,9 @@ def _drbd_into(
     ops: list[dict[str, Any]] = []
     if len(cols) < 2:
         return f"{_ALL_FAILED}: no nodes available"
-    if src.offline[src.pnode[j]]:
-        why = _step_failures(Evaluator(src), MoveKind.FAILOVER, j, soft, src.snode[j : j + 1])[0]
-        if why:
-            return f"{_ALL_FAILED}: Allocation failed: Failing over to the secondary: {why}"
-        src.move(j, int(src.snode[j]), int(src.pnode[j]))
-        ops += opcodes(MoveKind.FAILOVER, inst.name, "", MIGRATE)
+    why = _off_a_dead_primary(src, j, soft, ops)
+    if why:
+        return why
     p, s = int(src.pnode[j]), int(src.snode[j])
     ev = Evaluator(dst)
     idx = np.array([i])
@@ -546,12 +567,7 @@ def _drbd_into(
     step1.change_secondary(ev, v, None, np.full((1, len(cols)), -1))
     first = ev.failures([step1], idx, soft, _forced(src, s))[0]
     first = np.where((first == "") & ~fits, "FailSpindles", first)
-    primary = ""
-    if src.fmem[p] <= 0:
-        primary = "FailMem"
-    elif src.local[j] and src.fdsk[p] <= 0:
-        primary = "FailDisk"
-    first = np.where(first == "", primary, first)
+    first = np.where(first == "", _primary_reread(src, j), first)
     # step 2: failover onto it (migration, its new primary role, then the old primary)
     pri = NodeView(ev, cols[None, :])
     pri.gain_primary(v)
