@@ -172,15 +172,17 @@ def _evaluate_new(
     idx = np.array([i])
     relaxed = np.zeros((1, 1), dtype=bool)
     codes = ev.failure_codes(views[:1], idx, soft, relaxed)
-    spindles = FAIL_CODE["FailSpindles"]
+    # exclusive storage: the disks need real, free spindles
+    fit = None
     if _exclusive(st).any() and not bool(st.diskless[i]):
-        # exclusive storage: the disks need real, free spindles
         fit = spindles_fit(st, st.instances[i].spindles)
-        codes = np.where((codes == 0) & ~fit[p], np.int8(spindles), codes)
+    short = np.int8(FAIL_CODE["FailSpindles"])
+    if fit is not None:
+        codes = np.where((codes == 0) & ~fit[p], short, codes)
     if len(views) > 1:
         second = ev.failure_codes(views[1:], idx, soft, relaxed)
-        if _exclusive(st).any() and not bool(st.diskless[i]):
-            second = np.where((second == 0) & ~fit[s], np.int8(spindles), second)
+        if fit is not None:
+            second = np.where((second == 0) & ~fit[s], short, second)
         codes = np.where(codes == 0, second, codes)
     codes = np.broadcast_to(codes, np.broadcast_shapes(scores.shape, cand.shape))
     tally = np.bincount(codes[cand], minlength=len(FAIL_MODES))

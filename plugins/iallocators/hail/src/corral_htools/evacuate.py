@@ -120,6 +120,13 @@ def evacuate(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bool, 
         jobs.append(res.ops)
     for st in states.values():
         st.to_cluster_nodes()
+    return _moved_answer(moved, failed, jobs)
+
+
+def _moved_answer(
+    moved: list[Any], failed: list[Any], jobs: list[Any]
+) -> tuple[bool, str, list[Any]]:
+    """The answer of a node-evacuate or change-group request, in Ganeti's words."""
     info = (
         f"Request successful: {len(failed)} instances failed to move and "
         f"{len(moved)} were moved successfully"
@@ -447,11 +454,7 @@ def change_group(cluster: Cluster, req: Request, opts: AllocOptions) -> tuple[bo
             continue
         moved.append([name, group.name, res.names])
         jobs.append(res.ops)
-    info = (
-        f"Request successful: {len(failed)} instances failed to move and "
-        f"{len(moved)} were moved successfully"
-    )
-    return True, info, [moved, failed, jobs]
+    return _moved_answer(moved, failed, jobs)
 
 
 def _best_group(
@@ -462,19 +465,7 @@ def _best_group(
 
     if not targets:
         return "no groups for evacuation: no target group (other than the instances' own)"
-    new = NewInstance(
-        name=inst.name,
-        mem=inst.mem,
-        dsk=inst.dsk,
-        vcpus=inst.vcpus,
-        template=inst.template,
-        disks=inst.disks,
-        spindle_use=inst.spindle_use,
-        spindles=inst.spindles,
-        required_nodes=2 if inst.mirror_internal else 1,
-        tags=inst.tags,
-        status=inst.status,
-    )
+    new = NewInstance.from_instance(inst)
     results = [allocate_in_group(cluster, g, new, opts)[0] for g in targets]
     good = sorted((r for r in results if r.nodes), key=lambda r: r.rank())
     if not good:

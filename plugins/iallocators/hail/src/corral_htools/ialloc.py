@@ -72,6 +72,23 @@ class NewInstance:
     #: a new instance runs; an existing one placed anew (change-group) keeps its state
     status: str = "running"
 
+    @classmethod
+    def from_instance(cls, inst: Instance) -> NewInstance:
+        """An existing instance as a new one, to place it anew (change-group's group choice)."""
+        return cls(
+            name=inst.name,
+            mem=inst.mem,
+            dsk=inst.dsk,
+            vcpus=inst.vcpus,
+            template=inst.template,
+            disks=list(inst.disks),
+            spindle_use=inst.spindle_use,
+            spindles=inst.spindles,
+            required_nodes=2 if inst.mirror_internal else 1,
+            tags=list(inst.tags),
+            status=inst.status,
+        )
+
     def as_instance(self) -> Instance:
         return Instance(
             name=self.name,
