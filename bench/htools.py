@@ -22,9 +22,11 @@ every case under 100 nodes plus the first 200-node one. hail allocation
 latency is measured on every case, and so is its node-evacuate answer: its
 time, and whether it is Ganeti's answer (if not, both answers' scores once
 applied; ``hail_evac_score_worse`` counts corral's being worse), hspace
-capacity (standard allocation
-count, tiered count) on each case (``--quick``: those under 20 nodes, where
-Ganeti's hspace can finish within its bound, and the 200-node one).
+capacity (standard allocation count, tiered count; ``hspace_worse`` counts
+the cases where either is below Ganeti's, ``hspace_same_output`` those where
+the whole machine-readable output is Ganeti's) on each case (``--quick``:
+those under 20 nodes, where Ganeti's hspace can finish within its bound,
+and the 200-node one).
 Per-run peer bounds (``--peer-timeout`` sets all three): --quick hbal 5 s,
 hail 2 s, hspace 30 s; full run hbal 300 s, hail 60 s, hspace 300 s. The
 full run takes the cases by increasing size. The last line is one JSON
@@ -265,9 +267,10 @@ def _fmt_hspace_row(hs: dict[str, object]) -> str:
         if hs.get("ganeti_timed_out")
         else f"{_fmt_hspace(hs.get('ganeti'))} {hs.get('ganeti_time', '-'):>8}"
     )
+    same = {True: " | same output", False: " | output differs"}.get(hs.get("same_output"), "")  # type: ignore[call-overload]
     return (
         f"{'hspace':<6} {hs['case']:<18} {hs['nodes']:>5} | corral {_fmt_hspace(hs['corral'])}"
-        f" {hs['corral_time']:8.2f} | ganeti {peer}"
+        f" {hs['corral_time']:8.2f} | ganeti {peer}{same}"
     )
 
 
@@ -349,6 +352,9 @@ def bench_hspace(case: dict[str, object], peers: Peers) -> dict[str, object]:
         row["ganeti"] = None if timed_out else _parse_hspace(pout)
         row["ganeti_time"] = round(ptime, 3)
         row["ganeti_timed_out"] = timed_out
+        if not timed_out:
+            # every HTS_ key and value, in order: the tiered sizes included
+            row["same_output"] = out == pout
     return row
 
 
@@ -369,11 +375,13 @@ def _hspace_cases(cases: list[dict[str, object]], quick: bool) -> list[dict[str,
 
 
 def _hspace_worse(row: dict[str, object]) -> bool:
-    """Ganeti finished and corral's standard allocation placed fewer instances."""
+    """Ganeti finished and corral's standard or tiered allocation placed fewer instances."""
     ours, theirs = row.get("corral"), row.get("ganeti")
     if not isinstance(theirs, dict):
         return False
-    return not isinstance(ours, dict) or int(ours["standard"]) < int(theirs["standard"])
+    if not isinstance(ours, dict):
+        return True
+    return any(int(ours[k]) < int(theirs[k]) for k in ("standard", "tiered"))
 
 
 def _fmt_hspace(res: object) -> str:
@@ -507,6 +515,7 @@ def main() -> int:
         "hspace_cases": len(hs_rows),
         "hspace_cases_compared": sum(1 for r in hs_rows if isinstance(r.get("ganeti"), dict)),
         "hspace_worse": hs_worse,
+        "hspace_same_output": sum(1 for r in hs_rows if r.get("same_output")),
         "hspace_time_ratio_200plus": hs_ratio,
         "hspace_time_ratio_200plus_is_upper_bound": any(r.get("ganeti_timed_out") for r in hs_big),
         "shelltests_passed": passed,

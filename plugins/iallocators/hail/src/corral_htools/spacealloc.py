@@ -11,8 +11,12 @@ tried best first until one keeps the cluster as evacuable as before; the
 ones refused count as ``FailN1``.
 
 Standard allocation repeats attempts until one fails. Tiered allocation
-then shrinks the size along the most frequent failure reason and goes on
-(:func:`tiered_alloc`).
+then looks for the next size as Ganeti's does (:func:`tiered_alloc`): a
+unit less along the most frequent failure reason at a time, and only if
+that descent finds nothing, a "big step" along one reason to the first
+size that fits, tried on the way back up. Ganeti asks its allocator for
+those big steps, whose capacity rule is hail's; corral does the same
+(``attempt(spec, strict=True)``).
 """
 
 from __future__ import annotations
@@ -25,10 +29,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corral_htools.alloc import CAPACITY_TRIES
+from corral_htools.capacity import CapacityCheck
 from corral_htools.capacity import evacuation_targets
 from corral_htools.evaluate import Evaluator
 from corral_htools.evaluate import InstVec
 from corral_htools.evaluate import NodeView
+from corral_htools.model import MIRROR_EXTERNAL
+from corral_htools.model import MIRROR_INTERNAL
 from corral_htools.model import AllocPolicy
 from corral_htools.model import Instance
 from corral_htools.model import IPolicy
@@ -238,8 +246,9 @@ class SpaceEngine:
         self.drbd = opts.template == "drbd"
         self.ev = Evaluator(st)
         self.added: list[Allocated] = []
-        self._memo: dict[Spec, Attempt] = {}
+        self._memo: dict[tuple[Spec, bool], Attempt] = {}
         self._plans: tuple[int, list[set[int]], BArr] | None = None
+        self._checks: dict[int, CapacityCheck] = {}
 
     # ------------------------------------------------------------ candidates
 
@@ -297,11 +306,7 @@ class SpaceEngine:
     def _primary_codes(self, spec: Spec) -> IArr:
         st = self.st
         new_mem = st.fmem - spec.mem
-        conds: list[tuple[BArr, FailMode]] = [
-            (new_mem <= 0, FailMode.MEM),
-            # stopped instances must still fit once started
-            (st.fmem_f - spec.mem <= 0, FailMode.MEM),
-        ]
+        conds: list[tuple[BArr, FailMode]] = [(new_mem <= 0, FailMode.MEM)]
         if self.local:
             new_dsk = st.fdsk - spec.dsk
             conds += [
@@ -312,6 +317,9 @@ class SpaceEngine:
             ]
         conds.append(((new_mem <= st.rmem) & ~st.n1flag, FailMode.MEM))
         conds.append(((st.ucpu + spec.cpu) > st.hi_cpu, FailMode.CPU))
+        # stopped instances must still fit once started: Ganeti checks the
+        # forthcoming figures after all the others
+        conds.append((st.fmem_f - spec.mem <= 0, FailMode.MEM))
         return _first_code(conds, st.n)
 
     def _spindles(self, spec: Spec) -> Arr:
@@ -330,23 +338,31 @@ class SpaceEngine:
             ((self.excl & (self.free_sp - spec.spn < 0))[row, :], FailMode.SPINDLES),
             ((st.spin + self._spindles(spec) > st.hi_spindles)[row, :], FailMode.DISK),
             (np.broadcast_to(spec.mem >= fmem, new_rmem.shape), FailMode.MEM),
-            (np.broadcast_to(spec.mem >= st.fmem_f[row, :], new_rmem.shape), FailMode.MEM),
             ((fmem <= new_rmem) & ~st.n1flag[row, :], FailMode.MEM),
+            (np.broadcast_to(spec.mem >= st.fmem_f[row, :], new_rmem.shape), FailMode.MEM),
         ]
         return _first_code(conds, new_rmem.shape)
 
     # --------------------------------------------------------------- attempts
 
-    def attempt(self, spec: Spec) -> Attempt:
-        """Try one instance of ``spec``; the cluster is left unchanged."""
-        hit = self._memo.get(spec)
+    def attempt(self, spec: Spec, strict: bool = False) -> Attempt:
+        """Try one instance of ``spec``; the cluster is left unchanged.
+
+        ``strict`` asks as Ganeti's allocator asks when tiered allocation
+        looks for a size that fits (:func:`_suffices_shrinking`): its capacity
+        rule is hail's (:meth:`_keeps_redundant`), on top of hspace's own.
+        """
+        hit = self._memo.get((spec, strict))
         if hit is not None:
             return hit
         res = self._attempt(spec)
-        self._memo[spec] = res
+        if strict and res.success and self.opts.capacity_checks:
+            # both rules must pass: what fits strictly then also allocates
+            res = self._attempt(spec, strict=True)
+        self._memo[(spec, strict)] = res
         return res
 
-    def _attempt(self, spec: Spec) -> Attempt:
+    def _attempt(self, spec: Spec, strict: bool = False) -> Attempt:
         st, ev = self.st, self.ev
         cand = self.candidate_mask()
         pol = self._policy_codes(spec)
@@ -377,14 +393,13 @@ class SpaceEngine:
         ok = cand & (codes == 0)
         if not ok.any():
             return Attempt(failures)
+        if strict and self.opts.capacity_checks:
+            return self._strict_choice(spec, failures, ok, self.ev.score_of(views, self._loc()))
         if self.opts.capacity_checks and self._evacuation_plans()[0]:
             # a covered node cannot be evacuated already: no candidate can pass
             failures[FailMode.N1] += int(ok.sum())
             return Attempt(failures)
-        loc = np.zeros(ok.shape)
-        if self.drbd and st.has_locations:
-            loc = st.same_loc.astype(np.float64)
-        scores = np.broadcast_to(ev.score_of(views, loc), ok.shape)
+        scores = np.broadcast_to(ev.score_of(views, self._loc()), ok.shape)
         flat_ok = np.flatnonzero(ok)
         flat_scores = scores.ravel()[flat_ok]
         width = ok.shape[1]
@@ -402,6 +417,62 @@ class SpaceEngine:
             refused += 1
         failures[FailMode.N1] += refused
         return Attempt(failures)
+
+    def _loc(self) -> Arr:
+        """The location score a new pair adds (its nodes sharing a location tag)."""
+        if self.drbd and self.st.has_locations:
+            return self.st.same_loc.astype(np.float64)
+        return np.zeros((1, 1))
+
+    def _strict_choice(
+        self, spec: Spec, failures: Counter[FailMode], ok: BArr, scores: Arr
+    ) -> Attempt:
+        """The best candidate under hail's capacity rule (as :mod:`corral_htools.alloc`).
+
+        A group that is not redundant takes nothing; a mirrored instance must
+        leave its group redundant (on exclusive storage, or with failing nodes
+        accepted: no worse off). The best few candidates are tried; if none
+        passes, every candidate counts as ``FailN1``, as in Ganeti's allocator.
+        """
+        flat_ok = np.flatnonzero(ok)
+        width = ok.shape[1]
+        scores = np.broadcast_to(scores, ok.shape).ravel()[flat_ok]
+        order = flat_ok[np.lexsort((-flat_ok, scores))]
+        mirrored = self.opts.template in MIRROR_INTERNAL | MIRROR_EXTERNAL
+        tries = 0
+        for flat in order:
+            p, s = self._nodes_of(int(flat), width)
+            before = self._group_check(int(self.group_ix[p]))
+            # exclusive storage, or nodes failing already by the user's leave:
+            # the group must end no worse off
+            relative = self.opts.checked_nodes is not None or bool(
+                self.excl[self.group_ix == self.group_ix[p]].all()
+            )
+            if before.failing and not relative:
+                continue
+            if not mirrored:
+                return Attempt(failures, p, s)
+            if tries >= CAPACITY_TRIES:
+                break
+            tries += 1
+            if self._keeps_redundant(spec, p, s, before.failing if relative else 0):
+                return Attempt(failures, p, s)
+        failures[FailMode.N1] += len(flat_ok)
+        return Attempt(failures)
+
+    def _group_check(self, group: int) -> CapacityCheck:
+        """hail's global N+1 check of one group, as the cluster stands."""
+        if group not in self._checks:
+            self._checks[group] = CapacityCheck(self.st, self.group_ix == group)
+        return self._checks[group]
+
+    def _keeps_redundant(self, spec: Spec, p: int, s: int, allowed: int) -> bool:
+        """Whether at most ``allowed`` nodes of p's group fail hail's check with it on (p, s)."""
+        i, saved = self._place(spec, p, s)
+        try:
+            return CapacityCheck(self.st, self.group_ix == self.group_ix[p]).failing <= allowed
+        finally:
+            self._unplace(i, spec, saved)
 
     def _nodes_of(self, flat: int, width: int) -> tuple[int, int]:
         """(primary, secondary or -1) of a flat index into the candidate matrix."""
@@ -530,6 +601,7 @@ class SpaceEngine:
         self.ev.refresh()
         self._memo.clear()
         self._plans = None
+        self._checks.clear()
         done = Allocated(inst.name, spec, inst.pnode, inst.snode)
         self.added.append(done)
         return done
@@ -591,9 +663,12 @@ def _suffices_shrinking(engine: SpaceEngine, spec: Spec, mode: FailMode) -> Spec
     def present(att: Attempt) -> bool:
         return att.failures.get(mode, 0) > 0
 
+    def attempt(size: Spec) -> Attempt:
+        return engine.attempt(size, strict=True)
+
     last = (value - unit) // unit  # the smallest size is one unit
     k = 0
-    att = engine.attempt(spec)
+    att = attempt(spec)
     while True:
         if att.success:
             return at(k)
@@ -605,14 +680,14 @@ def _suffices_shrinking(engine: SpaceEngine, spec: Spec, mode: FailMode) -> Spec
             return None
         if jump != cur.shrink(mode):
             k = (value - int(getattr(jump, name))) // unit
-            att = engine.attempt(jump)
+            att = attempt(jump)
             continue
         end = min(last, _region_end(engine, value, unit, name, k))
         r = end - 1  # the last step before a policy bound may change the verdict
         if r <= k:
-            k, att = end, engine.attempt(at(end))
+            k, att = end, attempt(at(end))
             continue
-        r_att = engine.attempt(at(r))
+        r_att = attempt(at(r))
         if not r_att.success:
             if not present(r_att):
                 return None  # the reason faded within the stretch, and nothing fitted
@@ -621,11 +696,11 @@ def _suffices_shrinking(engine: SpaceEngine, spec: Spec, mode: FailMode) -> Spec
         lo, hi = k, r  # lo fails, hi fits
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            if engine.attempt(at(mid)).success:
+            if attempt(at(mid)).success:
                 hi = mid
             else:
                 lo = mid
-        if lo == k or present(engine.attempt(at(lo))):
+        if lo == k or present(attempt(at(lo))):
             return at(hi)
         return None
 
@@ -688,36 +763,69 @@ def _policy_only(engine: SpaceEngine, spec: Spec) -> bool:
     return bool(((cells != 0) | ~cand).all())
 
 
+def _ranked(failures: Counter[FailMode]) -> list[FailMode]:
+    """Every reason, least frequent first; ties keep the reasons' own order (as Ganeti's)."""
+    return sorted(FailMode, key=lambda m: failures.get(m, 0))
+
+
+def _big_step(engine: SpaceEngine, spec: Spec, failures: Counter[FailMode]) -> Spec | None:
+    """The first reason, most frequent first, along which shrinking alone fits."""
+    for mode in reversed(_ranked(failures)):
+        if failures.get(mode, 0) and (nxt := _suffices_shrinking(engine, spec, mode)):
+            return nxt
+    return None
+
+
+def _next_tier(
+    engine: SpaceEngine, spec: Spec, failures: Counter[FailMode], floor: int | None
+) -> tuple[Spec | None, int]:
+    """Ganeti's next size, and how many sizes below ``spec`` its search went first.
+
+    Ganeti's tieredAlloc shrinks one unit along the most frequent reason and
+    recurses; only when that whole descent allocates nothing does it take
+    the big step (:func:`_big_step`) of each size on the way back up,
+    deepest first. No size ``floor`` or more units down is searched: Ganeti
+    lowers the length limit at every level, and stops where it runs out.
+    Nothing is allocated during the search, so it runs on attempts alone.
+    """
+    path = [(spec, failures)]
+    cur = spec
+    while (nxt := cur.shrink(_ranked(failures)[-1])) is not None:
+        att = engine.attempt(nxt)
+        if att.success:
+            return nxt, len(path) - 1
+        if floor is not None and len(path) >= floor:
+            break
+        cur, failures = nxt, att.failures
+        path.append((cur, failures))
+    for depth in range(len(path) - 1, -1, -1):
+        if (big := _big_step(engine, *path[depth])) is not None:
+            return big, depth
+    return None, 0
+
+
 def tiered_alloc(
     engine: SpaceEngine, spec: Spec, limit: int | None
 ) -> tuple[list[Allocated], Counter[FailMode]]:
-    """Allocate, and on failure shrink the size along the most frequent failure reason.
+    """Allocate, and on failure go on at the next smaller size that fits (:func:`_next_tier`).
 
-    A reason is tried only if shrinking along it alone eventually fits
-    while that reason keeps failing; if none does, the most frequent one
-    is shrunk by a single unit. The run ends when the size cannot shrink.
+    The run ends when no smaller size fits.
     """
     done: list[Allocated] = []
-    cur = spec
-    while True:
+    cur: Spec | None = spec
+    while cur is not None:
         got, failures = iterate_alloc(engine, cur, limit)
         done.extend(got)
+        total = len(done)
         if limit is not None:
-            # Ganeti compares the limit left with everything allocated in this run
-            if limit <= len(done):
-                return done, failures
-            limit -= len(done)
-        # Ganeti's order: ascending by count, ties in the reasons' own order
-        ranked = sorted(((m, failures.get(m, 0)) for m in FailMode), key=lambda x: x[1])
-        nxt: Spec | None = None
-        for mode, count in reversed(ranked):
-            if count == 0:
-                continue
-            nxt = _suffices_shrinking(engine, cur, mode)
-            if nxt is not None:
+            # Ganeti compares the limit left with everything allocated in this
+            # run, and lowers it by that at every level of its recursion
+            if limit <= total:
                 break
-        if nxt is None:
-            nxt = cur.shrink(ranked[-1][0])
-            if nxt is None:
-                return done, failures
-        cur = nxt
+            limit -= total
+        # Ganeti stops a level once the limit left is at most the allocations so far
+        floor = None if limit is None or total == 0 else -(-limit // total)
+        cur, depth = _next_tier(engine, cur, failures, floor)
+        if limit is not None:
+            limit -= depth * total
+    return done, failures
