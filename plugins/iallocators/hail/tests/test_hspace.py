@@ -216,13 +216,17 @@ def test_bench_cluster_output_is_ganetis(case: str, capsys: pytest.CaptureFixtur
 
     The tiered sizes pin Ganeti's search for the next size (a unit at a time
     along the most frequent failure, big steps only on the way back up),
-    the allocator's capacity rule for big steps, and the order of the
-    memory checks (the figures counting stopped instances come last).
+    the allocator's capacity rule for big steps (for non-DRBD templates, for
+    every allocation), and the order of the memory checks (the figures
+    counting stopped instances come last). ``NAME.TEMPLATE.out`` was run
+    with ``--disk-template TEMPLATE``.
     """
-    path = BENCH / f"{case}.data"
+    name, _, template = case.partition(".")
+    path = BENCH / f"{name}.data"
     if not path.exists():
         pytest.skip(f"bench data {path} is not present")
-    assert main(["-t", str(path), "--machine-readable"]) == 0
+    extra = ["--disk-template", template] if template else []
+    assert main(["-t", str(path), "--machine-readable", *extra]) == 0
     assert capsys.readouterr().out == (GANETI_HSPACE / f"{case}.out").read_text()
 
 

@@ -35,8 +35,6 @@ from corral_htools.capacity import evacuation_targets
 from corral_htools.evaluate import Evaluator
 from corral_htools.evaluate import InstVec
 from corral_htools.evaluate import NodeView
-from corral_htools.model import MIRROR_EXTERNAL
-from corral_htools.model import MIRROR_INTERNAL
 from corral_htools.model import AllocPolicy
 from corral_htools.model import Instance
 from corral_htools.model import IPolicy
@@ -351,7 +349,10 @@ class SpaceEngine:
         ``strict`` asks as Ganeti's allocator asks when tiered allocation
         looks for a size that fits (:func:`_suffices_shrinking`): its capacity
         rule is hail's (:meth:`_keeps_redundant`), on top of hspace's own.
+        For every template but DRBD, Ganeti's hspace asks so all along
+        (measured on its binary: pub-n10 with plain, file and sharedfile).
         """
+        strict = strict or not self.drbd
         hit = self._memo.get((spec, strict))
         if hit is not None:
             return hit
@@ -429,16 +430,18 @@ class SpaceEngine:
     ) -> Attempt:
         """The best candidate under hail's capacity rule (as :mod:`corral_htools.alloc`).
 
-        A group that is not redundant takes nothing; a mirrored instance must
-        leave its group redundant (on exclusive storage, or with failing nodes
-        accepted: no worse off). The best few candidates are tried; if none
-        passes, every candidate counts as ``FailN1``, as in Ganeti's allocator.
+        A group that is not redundant takes nothing, and the new instance
+        must leave its group redundant (on exclusive storage, or with failing
+        nodes accepted: no worse off). The best few candidates are tried; if
+        none passes, every candidate counts as ``FailN1``, as in Ganeti's
+        allocator. Unlike hail's answers (:mod:`corral_htools.alloc`), Ganeti's
+        hspace checks the group after placing a non-mirrored instance too
+        (measured: pub-n10 with plain and file).
         """
         flat_ok = np.flatnonzero(ok)
         width = ok.shape[1]
         scores = np.broadcast_to(scores, ok.shape).ravel()[flat_ok]
         order = flat_ok[np.lexsort((-flat_ok, scores))]
-        mirrored = self.opts.template in MIRROR_INTERNAL | MIRROR_EXTERNAL
         tries = 0
         for flat in order:
             p, s = self._nodes_of(int(flat), width)
@@ -450,8 +453,6 @@ class SpaceEngine:
             )
             if before.failing and not relative:
                 continue
-            if not mirrored:
-                return Attempt(failures, p, s)
             if tries >= CAPACITY_TRIES:
                 break
             tries += 1
