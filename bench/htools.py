@@ -267,7 +267,9 @@ def _fmt_hspace_row(hs: dict[str, object]) -> str:
         if hs.get("ganeti_timed_out")
         else f"{_fmt_hspace(hs.get('ganeti'))} {hs.get('ganeti_time', '-'):>8}"
     )
-    same = {True: " | same output", False: " | output differs"}.get(hs.get("same_output"), "")  # type: ignore[call-overload]
+    same = ""
+    if "same_output" in hs:
+        same = " | same output" if hs["same_output"] else " | output differs"
     return (
         f"{'hspace':<6} {hs['case']:<18} {hs['nodes']:>5} | corral {_fmt_hspace(hs['corral'])}"
         f" {hs['corral_time']:8.2f} | ganeti {peer}{same}"

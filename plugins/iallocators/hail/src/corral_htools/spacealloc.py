@@ -246,7 +246,7 @@ class SpaceEngine:
         self.added: list[Allocated] = []
         self._memo: dict[tuple[Spec, bool], Attempt] = {}
         self._plans: tuple[int, list[set[int]], BArr] | None = None
-        self._checks: dict[int, CapacityCheck] = {}
+        self._checks: dict[int, tuple[CapacityCheck, bool]] = {}
 
     # ------------------------------------------------------------ candidates
 
@@ -352,18 +352,15 @@ class SpaceEngine:
         For every template but DRBD, Ganeti's hspace asks so all along
         (measured on its binary: pub-n10 with plain, file and sharedfile).
         """
-        strict = strict or not self.drbd
+        strict = (strict or not self.drbd) and self.opts.capacity_checks
         hit = self._memo.get((spec, strict))
         if hit is not None:
             return hit
-        res = self._attempt(spec)
-        if strict and res.success and self.opts.capacity_checks:
-            # both rules must pass: what fits strictly then also allocates
-            res = self._attempt(spec, strict=True)
+        res = self._attempt(spec, strict)
         self._memo[(spec, strict)] = res
         return res
 
-    def _attempt(self, spec: Spec, strict: bool = False) -> Attempt:
+    def _attempt(self, spec: Spec, strict: bool) -> Attempt:
         st, ev = self.st, self.ev
         cand = self.candidate_mask()
         pol = self._policy_codes(spec)
@@ -394,8 +391,6 @@ class SpaceEngine:
         ok = cand & (codes == 0)
         if not ok.any():
             return Attempt(failures)
-        if strict and self.opts.capacity_checks:
-            return self._strict_choice(spec, failures, ok, self.ev.score_of(views, self._loc()))
         if self.opts.capacity_checks and self._evacuation_plans()[0]:
             # a covered node cannot be evacuated already: no candidate can pass
             failures[FailMode.N1] += int(ok.sum())
@@ -409,10 +404,15 @@ class SpaceEngine:
             best = flat_ok[len(flat_ok) - 1 - int(np.argmin(flat_scores[::-1]))]
             return Attempt(failures, *self._nodes_of(int(best), width))
         order = flat_ok[np.lexsort((-flat_ok, flat_scores))]
+        # hail's rule counts its own refusals on the candidates' failures
+        base = Counter(failures)
         refused = 0
         for flat in order:
             p, s = self._nodes_of(int(flat), width)
             if self._keeps_evacuable(spec, p, s):
+                if strict:
+                    # both rules must pass: what fits strictly then also allocates
+                    return self._strict_choice(spec, base, order, width)
                 failures[FailMode.N1] += refused
                 return Attempt(failures, p, s)
             refused += 1
@@ -426,31 +426,23 @@ class SpaceEngine:
         return np.zeros((1, 1))
 
     def _strict_choice(
-        self, spec: Spec, failures: Counter[FailMode], ok: BArr, scores: Arr
+        self, spec: Spec, failures: Counter[FailMode], order: IArr, width: int
     ) -> Attempt:
         """The best candidate under hail's capacity rule (as :mod:`corral_htools.alloc`).
 
-        A group that is not redundant takes nothing, and the new instance
-        must leave its group redundant (on exclusive storage, or with failing
-        nodes accepted: no worse off). The best few candidates are tried; if
-        none passes, every candidate counts as ``FailN1``, as in Ganeti's
-        allocator. Unlike hail's answers (:mod:`corral_htools.alloc`), Ganeti's
-        hspace checks the group after placing a non-mirrored instance too
-        (measured: pub-n10 with plain and file).
+        ``order`` holds the candidates, best first. A group that is not
+        redundant takes nothing, and the new instance must leave its group
+        redundant (on exclusive storage, or with failing nodes accepted: no
+        worse off). The best few candidates are tried; if none passes, every
+        candidate counts as ``FailN1``, as in Ganeti's allocator. Unlike
+        hail's answers (:mod:`corral_htools.alloc`), Ganeti's hspace checks
+        the group after placing a non-mirrored instance too (measured:
+        pub-n10 with plain and file).
         """
-        flat_ok = np.flatnonzero(ok)
-        width = ok.shape[1]
-        scores = np.broadcast_to(scores, ok.shape).ravel()[flat_ok]
-        order = flat_ok[np.lexsort((-flat_ok, scores))]
         tries = 0
         for flat in order:
             p, s = self._nodes_of(int(flat), width)
-            before = self._group_check(int(self.group_ix[p]))
-            # exclusive storage, or nodes failing already by the user's leave:
-            # the group must end no worse off
-            relative = self.opts.checked_nodes is not None or bool(
-                self.excl[self.group_ix == self.group_ix[p]].all()
-            )
+            before, relative = self._group_check(int(self.group_ix[p]))
             if before.failing and not relative:
                 continue
             if tries >= CAPACITY_TRIES:
@@ -458,13 +450,19 @@ class SpaceEngine:
             tries += 1
             if self._keeps_redundant(spec, p, s, before.failing if relative else 0):
                 return Attempt(failures, p, s)
-        failures[FailMode.N1] += len(flat_ok)
+        failures[FailMode.N1] += len(order)
         return Attempt(failures)
 
-    def _group_check(self, group: int) -> CapacityCheck:
-        """hail's global N+1 check of one group, as the cluster stands."""
+    def _group_check(self, group: int) -> tuple[CapacityCheck, bool]:
+        """hail's global N+1 check of one group as the cluster stands.
+
+        With it, whether the group need only end no worse off: on exclusive
+        storage, or with nodes failing already by the user's leave.
+        """
         if group not in self._checks:
-            self._checks[group] = CapacityCheck(self.st, self.group_ix == group)
+            members = self.group_ix == group
+            relative = self.opts.checked_nodes is not None or bool(self.excl[members].all())
+            self._checks[group] = (CapacityCheck(self.st, members), relative)
         return self._checks[group]
 
     def _keeps_redundant(self, spec: Spec, p: int, s: int, allowed: int) -> bool:
